@@ -1,0 +1,204 @@
+"""The only module that talks to ComfyUI's patcher API (DESIGN §3). Imports comfy lazily.
+
+Hook points, all public and stable from 0.3.75 on:
+- OUTER_SAMPLE wrapper: a fresh RunState per sampler call, released in `finally`.
+- DIFFUSION_MODEL wrapper: one Evaluation per model call; temporary probe hooks.
+- Block replacement on every block slot (wrapping whatever was there): skip / compute.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .adapters import ModelAdapter, detect_adapter
+from .config import SemCacheConfig
+from .registry import latest, publish
+from .state import Evaluation, RunState
+from .stats import RunStats
+
+log = logging.getLogger("SemCache")
+
+HOLDER_KEY = "semcache"
+RUN_KEY = "semcache_run"
+WRAPPER_KEY = "semcache"
+
+_current: contextvars.ContextVar[Evaluation | None] = contextvars.ContextVar("semcache_eval", default=None)
+
+
+@dataclass(frozen=True)
+class SemCacheHolder:
+    """What a patched MODEL carries: settings and the key its run stats are published under."""
+
+    config: SemCacheConfig
+    stats_key: str
+
+
+class BlockSlot:
+    """Our entry in one `patches_replace["dit"]` slot; calls the slot's previous occupant."""
+
+    def __init__(self, index: int, inner: Any = None):
+        self.index = index
+        self.inner = inner
+
+    def __call__(self, args: dict, extra: dict) -> dict:
+        def call(block_args: dict) -> dict:
+            if self.inner is not None:
+                return self.inner(block_args, extra)
+            return extra["original_block"](block_args)
+
+        evaluation = _current.get()
+        if evaluation is None:
+            return call(args)
+        return evaluation.run_block(self.index, args, call)
+
+
+def diffusion_model_of(model: Any) -> Any:
+    return model.get_model_object("diffusion_model")
+
+
+def patch_model(model: Any, config: SemCacheConfig) -> Any:
+    """A clone of `model` with SemCache installed; raises UnsupportedModelError early."""
+    import comfy.patcher_extension as pe
+
+    diffusion_model = diffusion_model_of(model)
+    adapter = detect_adapter(diffusion_model)
+    patched = model.clone()
+    transformer_options = patched.model_options.setdefault("transformer_options", {})
+    transformer_options[HOLDER_KEY] = SemCacheHolder(config, uuid.uuid4().hex)
+    for wrapper_type, fn in (
+        (pe.WrappersMP.OUTER_SAMPLE, outer_sample_wrapper),
+        (pe.WrappersMP.DIFFUSION_MODEL, diffusion_model_wrapper),
+    ):
+        patched.remove_wrappers_with_key(wrapper_type, WRAPPER_KEY)  # re-patching replaces, never stacks
+        patched.add_wrapper_with_key(wrapper_type, WRAPPER_KEY, fn)
+    slots = transformer_options.get("patches_replace", {}).get("dit", {})
+    for block_type, index in adapter.block_keys(diffusion_model):
+        existing = slots.get((block_type, index))
+        if isinstance(existing, BlockSlot):
+            continue
+        patched.set_model_patch_replace(BlockSlot(index, existing), "dit", block_type, index)
+    return patched
+
+
+def holder_of(model: Any) -> SemCacheHolder | None:
+    return model.model_options.get("transformer_options", {}).get(HOLDER_KEY)
+
+
+def latest_stats(model: Any) -> RunStats | None:
+    holder = holder_of(model)
+    return latest(holder.stats_key) if holder is not None else None
+
+
+def outer_sample_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
+    """One sampler call: fresh state in, stats published and every tensor dropped on the way out."""
+    import comfy.model_patcher
+
+    guider = executor.class_obj
+    original_options = guider.model_options
+    holder = original_options.get("transformer_options", {}).get(HOLDER_KEY)
+    if holder is None:
+        return executor(*args, **kwargs)
+    patcher = guider.model_patcher
+    diffusion_model = diffusion_model_of(patcher)
+    adapter: ModelAdapter = detect_adapter(diffusion_model)
+    sampling = patcher.get_model_object("model_sampling")
+    config = holder.config
+    run = RunState(
+        config,
+        adapter,
+        diffusion_model,
+        args[3],
+        sigma_start=float(sampling.percent_to_sigma(config.start_percent)),
+        sigma_end=float(sampling.percent_to_sigma(config.end_percent)),
+    )
+    if run.disabled_reason:
+        log.info("SemCache: caching off for this run: %s", run.disabled_reason)
+    guider.model_options = comfy.model_patcher.create_model_options_clone(original_options)
+    guider.model_options["transformer_options"][RUN_KEY] = run
+    error: BaseException | None = None
+    try:
+        return executor(*args, **kwargs)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        stats = run.finish(error)
+        run.release()
+        guider.model_options = original_options
+        publish(holder.stats_key, stats)
+        log.info(stats.summary_line())
+
+
+def _transformer_options(args: tuple, kwargs: dict) -> dict | None:
+    if args and isinstance(args[-1], dict):
+        return args[-1]
+    found = kwargs.get("transformer_options")
+    return found if isinstance(found, dict) else None
+
+
+def _foreign_slot(transformer_options: dict, run: RunState) -> tuple[str, int] | None:
+    """A block slot that is not ours (a later node overwrote it, or SLG's extra pass)."""
+    slots = transformer_options.get("patches_replace", {}).get("dit", {})
+    for key in run.block_keys:
+        if not isinstance(slots.get(key), BlockSlot):
+            return key
+    return None
+
+
+def _window_key(transformer_options: dict) -> Any:
+    window = transformer_options.get("context_window")
+    if window is None:
+        return None
+    index_list = getattr(window, "index_list", None)
+    return tuple(index_list) if index_list is not None else id(window)
+
+
+def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
+    """One model evaluation: set up the Evaluation the block slots consult, probe, finish."""
+    transformer_options = _transformer_options(args, kwargs)
+    run: RunState | None = transformer_options.get(RUN_KEY) if transformer_options else None
+    if run is None or run.disabled_reason:
+        return executor(*args, **kwargs)
+    foreign = _foreign_slot(transformer_options, run)
+    if foreign is not None:
+        run.stats.warn(f"block slot {foreign} is held by another node: those evaluations ran uncached")
+        return executor(*args, **kwargs)
+    sigmas = transformer_options.get("sigmas")
+    sigma = float(sigmas.flatten()[0]) if sigmas is not None else 0.0
+    evaluation = Evaluation(
+        run,
+        args[0],
+        transformer_options.get("uuids") or [],
+        transformer_options.get("cond_or_uncond") or [],
+        sigma,
+        _window_key(transformer_options),
+    )
+    token = _current.set(evaluation)
+    handles = []
+    try:
+        if evaluation.cond_chunks and run.wants_probe():
+            for module in run.adapter.probe_modules(executor.class_obj, run.probe_layers):
+                handles.append(module.register_forward_hook(_probe_hook(evaluation)))
+        out = executor(*args, **kwargs)
+        if getattr(out, "is_cuda", False):
+            import torch
+
+            torch.cuda.synchronize(out.device)  # honest per-evaluation wall time in the stats
+        evaluation.finish()
+        return out
+    finally:
+        for handle in handles:
+            handle.remove()
+        _current.reset(token)
+
+
+def _probe_hook(evaluation: Evaluation):
+    def hook(module: Any, inputs: tuple, output: Any) -> None:
+        if inputs and hasattr(output, "shape"):
+            evaluation.add_probe(inputs[0], output)
+
+    return hook

@@ -1,0 +1,65 @@
+"""User-facing settings of one SemCache patch, validated once at patch time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR_MODELS = ("input_scaled", "paper")
+THRESHOLD_MODES = ("inverse", "paper")
+CACHE_DEVICES = ("model_device", "cpu")
+
+
+@dataclass(frozen=True)
+class SemCacheConfig:
+    """Settings of the PSA step cache (DESIGN §4.2-§4.3).
+
+    `alpha`/`beta` < 0 mean "the paper's value for the detected model family".
+    """
+
+    threshold_scale: float = 1.0
+    start_percent: float = 0.1
+    end_percent: float = 1.0
+    max_skip_steps: int = 4
+    probe_layers: int = 15
+    alpha: float = -1.0
+    beta: float = -1.0
+    tanh_scale: float = 1.0
+    error_model: str = "input_scaled"
+    cache_device: str = "model_device"
+    threshold_mode: str = "inverse"
+    min_steps: int = 10
+    warmup_evaluations: int = 2
+    norm_stride: int = 4
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.threshold_scale < 0:
+            problems.append(f"threshold_scale must be >= 0, got {self.threshold_scale}")
+        if not 0.0 <= self.start_percent <= 1.0 or not 0.0 <= self.end_percent <= 1.0:
+            problems.append("start_percent and end_percent must lie in [0, 1]")
+        elif self.start_percent > self.end_percent:
+            problems.append(
+                f"start_percent ({self.start_percent}) must not be after end_percent ({self.end_percent})"
+            )
+        if self.max_skip_steps < 0:
+            problems.append(f"max_skip_steps must be >= 0, got {self.max_skip_steps}")
+        if self.probe_layers < 1:
+            problems.append(f"probe_layers must be >= 1, got {self.probe_layers}")
+        if self.tanh_scale <= 0:
+            problems.append(f"tanh_scale must be > 0, got {self.tanh_scale}")
+        if self.error_model not in ERROR_MODELS:
+            problems.append(f"error_model must be one of {ERROR_MODELS}, got {self.error_model!r}")
+        if self.threshold_mode not in THRESHOLD_MODES:
+            problems.append(f"threshold_mode must be one of {THRESHOLD_MODES}, got {self.threshold_mode!r}")
+        if self.cache_device not in CACHE_DEVICES:
+            problems.append(f"cache_device must be one of {CACHE_DEVICES}, got {self.cache_device!r}")
+        if self.min_steps < 1 or self.warmup_evaluations < 1 or self.norm_stride < 1:
+            problems.append("min_steps, warmup_evaluations and norm_stride must be >= 1")
+        if problems:
+            raise ValueError("SemCache: " + "; ".join(problems))
+
+    def weights(self, family_alpha: float, family_beta: float) -> tuple[float, float]:
+        """alpha/beta to use: the user's, or the family default where the user left -1."""
+        alpha = family_alpha if self.alpha < 0 else self.alpha
+        beta = family_beta if self.beta < 0 else self.beta
+        return alpha, beta

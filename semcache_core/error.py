@@ -1,0 +1,108 @@
+"""Accumulated-error estimator (paper Eq. 8) and the skip policy with its limits (DESIGN §4.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+EPS = 1e-8
+
+
+def l1(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute value: an L1 norm up to the element count, which cancels in every ratio."""
+    return x.abs().mean()
+
+
+@dataclass
+class Decision:
+    """What the leader decided for one evaluation, and why."""
+
+    skip: bool
+    reason: str
+    error: float | None = None
+    threshold: float | None = None
+    delta: float | None = None
+
+
+class ErrorAccumulator:
+    """E_t = E_{t-1} + rho * k * delta_t; reset to 0 on every computed step.
+
+    rho (residual-magnitude ratio) and k (transformation rate) come from the two latest
+    computed steps; delta_t is the relative change of the block-stack input since the previous
+    evaluation (`input_scaled`), or 1 (`paper`, Eq. 8 taken literally).
+    """
+
+    def __init__(self, error_model: str):
+        self.error_model = error_model
+        self.reset()
+
+    def reset(self) -> None:
+        self.error = 0.0
+        self.rho: float | None = None
+        self.k: float | None = None
+        self.last_in: torch.Tensor | None = None
+        self.last_out: torch.Tensor | None = None
+        self.prev_input: torch.Tensor | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.rho is not None and self.k is not None
+
+    def input_delta(self, current_in: torch.Tensor) -> float:
+        if self.error_model == "paper" or self.prev_input is None:
+            return 1.0
+        if self.prev_input.shape != current_in.shape:
+            return float("inf")
+        return float(l1(current_in - self.prev_input) / (l1(self.prev_input) + EPS))
+
+    def candidate(self, current_in: torch.Tensor) -> tuple[float, float]:
+        """Error if this evaluation were skipped, and the delta used."""
+        delta = self.input_delta(current_in)
+        return self.error + self.rho * self.k * delta, delta
+
+    def accept_skip(self, error: float, current_in: torch.Tensor) -> None:
+        self.error = error
+        self.prev_input = current_in
+
+    def record_computed(self, block_in: torch.Tensor, block_out: torch.Tensor) -> None:
+        """Update rho and k from this and the previous computed step; E restarts at 0."""
+        if self.last_in is not None and self.last_in.shape == block_in.shape:
+            values = torch.stack(
+                [
+                    l1(block_out - block_in),
+                    l1(self.last_out - self.last_in),
+                    l1(block_out - self.last_out),
+                    l1(block_in - self.last_in),
+                ]
+            ).tolist()
+            self.rho = values[0] / (values[1] + EPS)
+            self.k = values[2] / (values[3] + EPS)
+        self.error = 0.0
+        self.last_in, self.last_out = block_in, block_out
+        self.prev_input = block_in
+
+
+@dataclass(frozen=True)
+class ScheduleLimits:
+    """Sigma-based limits, so they hold for KSamplerAdvanced splits (DESIGN §4.3)."""
+
+    sigma_start: float
+    sigma_end: float
+    last_sigma: float
+    max_skip_steps: int
+    warmup_evaluations: int
+
+    def forced_reason(self, sigma: float, evaluation: int, consecutive_skips: int) -> str | None:
+        """Why this evaluation must be computed, or None if it may be skipped."""
+        if evaluation < self.warmup_evaluations:
+            return "warmup"
+        if sigma > self.sigma_start:
+            return "before_start"
+        if sigma <= self.sigma_end:
+            return "after_end"
+        if sigma <= self.last_sigma * (1 + 1e-6):
+            return "last_step"
+        if consecutive_skips >= self.max_skip_steps:
+            return "max_skip_steps"
+        return None
