@@ -1,0 +1,81 @@
+"""Helpers to run the real ComfyUI sampler and count real block executions per step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+def text(seed: int, length: int = 512, batch: int = 1) -> torch.Tensor:
+    """A UMT5-shaped text embedding (what CLIPTextEncode gives Wan)."""
+    return torch.randn(batch, length, 4096, generator=torch.Generator().manual_seed(seed))
+
+
+def cond(seed: int, length: int = 512, **extra) -> list:
+    return [[text(seed, length), dict(extra)]]
+
+
+def latent(shape: tuple[int, ...], seed: int | None = None) -> torch.Tensor:
+    if seed is None:
+        return torch.zeros(shape)
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def sample(
+    model,
+    lat: torch.Tensor,
+    steps: int = 12,
+    cfg: float = 5.0,
+    positive: list | None = None,
+    negative: list | None = None,
+    sampler: str = "euler",
+    scheduler: str = "simple",
+    seed: int = 0,
+    callback=None,
+    **kwargs,
+) -> torch.Tensor:
+    import comfy.sample
+
+    noise = comfy.sample.prepare_noise(lat, seed)
+    if kwargs.get("disable_noise"):
+        noise = torch.zeros_like(lat)
+    return comfy.sample.sample(
+        model, noise, steps, cfg, sampler, scheduler,
+        positive if positive is not None else cond(1),
+        negative if negative is not None else cond(2),
+        lat, seed=seed, disable_pbar=True, callback=callback, **kwargs,
+    )
+
+
+@dataclass
+class BlockCounter:
+    """Forward hooks on every real block; `per_step` splits the count at sampler callbacks."""
+
+    model: object
+    calls: int = 0
+    rows: int = 0
+    tokens: list[int] = field(default_factory=list)
+    per_step: list[int] = field(default_factory=list)
+    _mark: int = 0
+    _handles: list = field(default_factory=list)
+
+    def __enter__(self) -> "BlockCounter":
+        blocks = self.model.get_model_object("diffusion_model").blocks
+        for block in blocks:
+            self._handles.append(block.register_forward_hook(self._hook))
+        self.n_blocks = len(blocks)
+        return self
+
+    def _hook(self, module, inputs, output) -> None:
+        self.calls += 1
+        self.rows += inputs[0].shape[0]
+        self.tokens.append(inputs[0].shape[1])
+
+    def callback(self, step, x0, x, total_steps) -> None:
+        self.per_step.append(self.calls - self._mark)
+        self._mark = self.calls
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
