@@ -22,7 +22,7 @@ class SemCacheStats(io.ComfyNode):
                 io.Latent.Input("latent", tooltip="The sampler's output, so this runs after sampling."),
             ],
             outputs=[
-                io.Latent.Output("latent", tooltip="The same latent, unchanged (connect to VAE Decode)."),
+                io.Latent.Output("latent_out", display_name="latent", tooltip="The same latent, unchanged (connect to VAE Decode)."),
                 io.String.Output("report", tooltip="The run report as text."),
                 io.Image.Output("plot", tooltip="Timeline: estimated error vs threshold, computed/skipped steps."),
             ],
