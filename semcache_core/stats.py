@@ -88,7 +88,7 @@ class RunStats:
             head = (
                 f"SemCache [{self.family}] steps {len(self.records)}: computed {self.computed}, "
                 f"skipped {self.skipped} (estimated {self.estimated_speedup:.2f}x{measured_txt}); "
-                f"cache {self.cache_bytes / 2**20:.1f} MiB; {self.wall_seconds:.2f} s"
+                f"cache {self.cache_bytes / 2**20:.2f} MiB; {self.wall_seconds:.2f} s"
             )
         warnings = self.final_warnings()
         if self.error:

@@ -15,21 +15,24 @@ WAN_VARIANTS = {
     "t2v": dict(model_type="t2v", in_dim=16, out_dim=16),
     "i2v": dict(model_type="i2v", in_dim=36, out_dim=16),
     "ti2v5b": dict(model_type="t2v", in_dim=48, out_dim=48),
+    # VACE: hint blocks after every 2nd main block; context = 16 latent*2 + 64 mask channels
+    "vace": dict(model_class="VaceWanModel", in_dim=16, out_dim=16, vace_layers=3, vace_in_dim=96),
 }
 NUM_LAYERS = 6
 WEIGHT_SCALE = 0.05
 
 
 def build_wan(variant: str, path: Path, num_layers: int = NUM_LAYERS, seed: int = 0) -> Path:
-    from comfy.ldm.wan.model import WanModel
+    import comfy.ldm.wan.model
     import comfy.ops
     from safetensors.torch import save_file
 
     if path.exists():
         return path
-    kwargs = WAN_VARIANTS[variant]
+    kwargs = dict(WAN_VARIANTS[variant])
+    model_class = getattr(comfy.ldm.wan.model, kwargs.pop("model_class", "WanModel"))
     torch.manual_seed(seed)
-    model = WanModel(
+    model = model_class(
         dim=128, ffn_dim=256, num_heads=1, num_layers=num_layers, text_dim=4096,
         operations=comfy.ops.disable_weight_init, **kwargs,
     )
@@ -54,3 +57,29 @@ def load(path: Path):
     patcher = comfy.sd.load_diffusion_model(str(path))
     comfy.model_management.load_models_gpu([patcher])
     return patcher
+
+
+def build_hunyuan_video(path: Path, seed: int = 0) -> Path:
+    """A tiny HunyuanVideo 1.0 (vector_in present, so it is detected as HunyuanVideo)."""
+    import dataclasses
+
+    import comfy.ops
+    from comfy.ldm.hunyuan_video.model import HunyuanVideo, HunyuanVideoParams
+    from safetensors.torch import save_file
+
+    if path.exists():
+        return path
+    params = dict(
+        in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=64, hidden_size=128, mlp_ratio=4.0,
+        num_heads=1, depth=1, depth_single_blocks=1, axes_dim=[16, 56, 56], theta=256, patch_size=[1, 2, 2],
+        qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False, use_cond_type_embedding=False,
+        vision_in_dim=None, meanflow_sum=False,
+    )
+    fields = {f.name for f in dataclasses.fields(HunyuanVideoParams)}
+    torch.manual_seed(seed)
+    model = HunyuanVideo(operations=comfy.ops.disable_weight_init, **{k: v for k, v in params.items() if k in fields})
+    generator = torch.Generator().manual_seed(seed)
+    state = {k: (torch.randn(v.shape, generator=generator) * WEIGHT_SCALE).contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
+    return path

@@ -1,0 +1,73 @@
+"""Model families and variants: unsupported models fail clearly, VACE runs uncached."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sampling import BlockCounter, latent, sample
+from test_exactness import patched, stats
+
+
+@pytest.fixture(scope="module")
+def hunyuan(comfy, ckpt_dir):
+    from tiny_models import build_hunyuan_video, load
+
+    return load(build_hunyuan_video(ckpt_dir / "tiny_hunyuan.safetensors"))
+
+
+def test_unsupported_model_gets_a_clear_error_at_patch_time(pack, hunyuan):
+    from semcache_pack.semcache_core.adapters import UnsupportedModelError
+
+    with pytest.raises(UnsupportedModelError) as info:
+        patched(pack, hunyuan)
+    message = str(info.value)
+    assert "HunyuanVideo" in message and "Wan 2.1 / Wan 2.2" in message
+    assert "semcache" not in hunyuan.model_options.get("transformer_options", {})
+
+
+def test_unsupported_model_through_the_node(pack, hunyuan):
+    from semcache_pack.nodes import SemCachePatchModel
+    from semcache_pack.semcache_core.adapters import UnsupportedModelError
+
+    with pytest.raises(UnsupportedModelError, match="HunyuanVideo"):
+        SemCachePatchModel.execute(
+            hunyuan, threshold_scale=1.0, start_percent=0.1, end_percent=1.0, max_skip_steps=4,
+            probe_layers=15, alpha=-1.0, beta=-1.0, tanh_scale=1.0, error_model="input_scaled",
+            cache_device="model_device",
+        )
+
+
+def test_vace_runs_uncached_with_a_logged_reason(pack, wan_paths, caplog):
+    from tiny_models import load
+
+    vace = load(wan_paths["vace"])
+    assert type(vace.get_model_object("diffusion_model")).__name__ == "VaceWanModel"
+    base = sample(vace, latent((1, 16, 3, 8, 8)), steps=12)
+    model = patched(pack, vace, threshold_scale=50.0, start_percent=0.0)
+    with caplog.at_level("INFO", logger="SemCache"), BlockCounter(model) as counter:
+        out = sample(model, latent((1, 16, 3, 8, 8)), steps=12, callback=counter.callback)
+    assert torch.equal(out, base)
+    assert all(n == counter.n_blocks for n in counter.per_step)
+    run = stats(model)
+    assert run.disabled_reason and "VACE" in run.disabled_reason
+    assert any("VACE" in r.getMessage() and "caching off" in r.getMessage() for r in caplog.records)
+
+
+def test_engine_never_imports_comfy_outside_the_glue():
+    import ast
+    from pathlib import Path
+
+    core = Path(__file__).resolve().parents[1] / "semcache_core"
+    offenders = []
+    for path in core.rglob("*.py"):
+        if path.name == "comfy_glue.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("comfy", "comfy_api", "nodes")]
+    assert offenders == []
