@@ -71,3 +71,38 @@ def test_engine_never_imports_comfy_outside_the_glue():
                 names = [node.module]
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("comfy", "comfy_api", "nodes")]
     assert offenders == []
+
+
+def clip_vision(tokens: int):
+    import comfy.clip_vision
+
+    out = comfy.clip_vision.Output()
+    out.penultimate_hidden_states = torch.randn(1, tokens, 1280, generator=torch.Generator().manual_seed(9))
+    return out
+
+
+VARIANT_CONDS = {
+    "flf": lambda: dict(concat_latent_image=latent((1, 16, 3, 8, 8), seed=4), clip_vision_output=clip_vision(514)),
+    "fun": lambda: dict(concat_latent_image=latent((1, 32, 3, 8, 8), seed=4)),  # control video latents
+    "a14b_i2v": lambda: dict(concat_latent_image=latent((1, 16, 3, 8, 8), seed=4)),
+    "camera": lambda: dict(concat_latent_image=latent((1, 16, 3, 8, 8), seed=4)),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANT_CONDS))
+def test_other_wan_variants_are_exact_at_zero_and_skip_for_real(pack, wan_paths, variant):
+    from sampling import cond
+    from tiny_models import load
+
+    model = load(wan_paths[variant])
+    extra = VARIANT_CONDS[variant]()
+    kwargs = dict(positive=cond(1, **extra), negative=cond(2, **extra), steps=16)
+    base = sample(model, latent((1, 16, 3, 8, 8)), **kwargs)
+    assert torch.equal(sample(patched(pack, model, threshold_scale=0.0), latent((1, 16, 3, 8, 8)), **kwargs), base)
+    eager = patched(pack, model, threshold_scale=50.0, start_percent=0.0)
+    with BlockCounter(eager) as counter:
+        out = sample(eager, latent((1, 16, 3, 8, 8)), callback=counter.callback, **kwargs)
+    assert torch.isfinite(out).all()
+    run = stats(eager)
+    assert run.disabled_reason is None and run.skipped > 0
+    assert [n > 0 for n in counter.per_step] == [r.decision == "computed" for r in run.records]

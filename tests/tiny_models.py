@@ -15,6 +15,10 @@ WAN_VARIANTS = {
     "t2v": dict(model_type="t2v", in_dim=16, out_dim=16),
     "i2v": dict(model_type="i2v", in_dim=36, out_dim=16),
     "ti2v5b": dict(model_type="t2v", in_dim=48, out_dim=48),
+    "flf": dict(model_type="i2v", in_dim=36, out_dim=16, flf_pos_embed_token_number=514),
+    "fun": dict(model_type="t2v", in_dim=48, out_dim=16),  # Fun-Control 2.1: 16 + 32 control ch
+    "a14b_i2v": dict(model_type="t2v", in_dim=36, out_dim=16),  # Wan 2.2 I2V-A14B: no img_emb
+    "camera": dict(model_class="CameraWanModel", model_type="camera", in_dim=32, out_dim=16),
     # VACE: hint blocks after every 2nd main block; context = 16 latent*2 + 64 mask channels
     "vace": dict(model_class="VaceWanModel", in_dim=16, out_dim=16, vace_layers=3, vace_in_dim=96),
 }
