@@ -2,7 +2,8 @@
 
 from .patch_model import SemCachePatchModel
 from .stats_node import SemCacheStats
+from .tmm_frame_selector import TMMFrameSelector
 
-NODE_CLASSES = [SemCachePatchModel, SemCacheStats]
+NODE_CLASSES = [SemCachePatchModel, TMMFrameSelector, SemCacheStats]
 
-__all__ = ["NODE_CLASSES", "SemCachePatchModel", "SemCacheStats"]
+__all__ = ["NODE_CLASSES", "SemCachePatchModel", "SemCacheStats", "TMMFrameSelector"]

@@ -19,6 +19,7 @@ from .config import SemCacheConfig
 from .registry import latest, publish
 from .state import Evaluation, RunState
 from .stats import RunStats
+from .tmm import TMMConfig
 
 log = logging.getLogger("SemCache")
 
@@ -31,9 +32,12 @@ _current: contextvars.ContextVar[Evaluation | None] = contextvars.ContextVar("se
 
 @dataclass(frozen=True)
 class SemCacheHolder:
-    """What a patched MODEL carries: settings and the key its run stats are published under."""
+    """What a patched MODEL carries: the settings of both techniques (either may be absent)
+    and the key its run stats are published under. One holder = one engine, however many of
+    our nodes were chained."""
 
-    config: SemCacheConfig
+    psa: SemCacheConfig | None
+    tmm: TMMConfig | None
     stats_key: str
 
 
@@ -61,14 +65,26 @@ def diffusion_model_of(model: Any) -> Any:
 
 
 def patch_model(model: Any, config: SemCacheConfig) -> Any:
-    """A clone of `model` with SemCache installed; raises UnsupportedModelError early."""
+    """A clone of `model` with PSA step caching; keeps TMM settings from an earlier TMM node."""
+    existing = holder_of(model)
+    return _install(model, psa=config, tmm=existing.tmm if existing else None)
+
+
+def patch_tmm(model: Any, config: TMMConfig) -> Any:
+    """A clone of `model` with TMM frame selection; keeps PSA settings from an earlier SemCache node."""
+    existing = holder_of(model)
+    return _install(model, psa=existing.psa if existing else None, tmm=config)
+
+
+def _install(model: Any, psa: SemCacheConfig | None, tmm: TMMConfig | None) -> Any:
+    """Clone, then make sure exactly one set of our wrappers and block slots is present."""
     import comfy.patcher_extension as pe
 
     diffusion_model = diffusion_model_of(model)
-    adapter = detect_adapter(diffusion_model)
+    adapter = detect_adapter(diffusion_model)  # raises UnsupportedModelError before any change
     patched = model.clone()
     transformer_options = patched.model_options.setdefault("transformer_options", {})
-    transformer_options[HOLDER_KEY] = SemCacheHolder(config, uuid.uuid4().hex)
+    transformer_options[HOLDER_KEY] = SemCacheHolder(psa, tmm, uuid.uuid4().hex)
     for wrapper_type, fn in (
         (pe.WrappersMP.OUTER_SAMPLE, outer_sample_wrapper),
         (pe.WrappersMP.DIFFUSION_MODEL, diffusion_model_wrapper),
@@ -106,17 +122,19 @@ def outer_sample_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
     diffusion_model = diffusion_model_of(patcher)
     adapter: ModelAdapter = detect_adapter(diffusion_model)
     sampling = patcher.get_model_object("model_sampling")
-    config = holder.config
     run = RunState(
-        config,
+        holder.psa,
+        holder.tmm,
         adapter,
         diffusion_model,
         args[3],
-        sigma_start=float(sampling.percent_to_sigma(config.start_percent)),
-        sigma_end=float(sampling.percent_to_sigma(config.end_percent)),
+        percent_to_sigma=sampling.percent_to_sigma,
+        denoise=_denoiser(sampling),
     )
     if run.disabled_reason:
         log.info("SemCache: caching off for this run: %s", run.disabled_reason)
+    elif run.tmm_disabled_reason:
+        log.info("SemCache: TMM off for this run: %s", run.tmm_disabled_reason)
     guider.model_options = comfy.model_patcher.create_model_options_clone(original_options)
     guider.model_options["transformer_options"][RUN_KEY] = run
     error: BaseException | None = None
@@ -131,6 +149,16 @@ def outer_sample_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
         guider.model_options = original_options
         publish(holder.stats_key, stats)
         log.info(stats.summary_line())
+
+
+def _denoiser(sampling: Any):
+    """Predicted clean latent from a model output, through the model's own sampling rule."""
+    import torch
+
+    def denoise(x: Any, output: Any, sigma: float) -> Any:
+        return sampling.calculate_denoised(torch.full((x.shape[0],), sigma, device=x.device), output, x)
+
+    return denoise
 
 
 def _transformer_options(args: tuple, kwargs: dict) -> dict | None:
@@ -188,7 +216,7 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
             import torch
 
             torch.cuda.synchronize(out.device)  # honest per-evaluation wall time in the stats
-        evaluation.finish()
+        evaluation.finish(out)
         return out
     finally:
         for handle in handles:

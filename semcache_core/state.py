@@ -1,4 +1,4 @@
-"""Per-run and per-evaluation state: residual caches, the leader's decision, probe sums.
+"""Per-run and per-evaluation state: residual caches, the leader's decisions, probe sums.
 
 A RunState lives exactly as long as one sampler call (created and released by the
 OUTER_SAMPLE wrapper); nothing in here is kept on the model object.
@@ -18,8 +18,10 @@ from .config import SemCacheConfig
 from .error import Decision, ErrorAccumulator, ScheduleLimits
 from .psa import ProbeAccumulator, SemanticScore, select_probe_layers, skip_threshold
 from .stats import EvalRecord, RunStats
+from .tmm import FrameStaleness, TMMConfig, frame_token_index, motion_scores, select_reused_frames
 
 BlockCall = Callable[[dict], dict]
+Denoiser = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
 
 
 def _same_sigma(a: float, b: float) -> bool:
@@ -27,13 +29,16 @@ def _same_sigma(a: float, b: float) -> bool:
 
 
 class WindowController:
-    """Skip policy state of the leader stream in one context window."""
+    """Decision state of the leader stream in one context window."""
 
     def __init__(self, config: SemCacheConfig):
         self.errors = ErrorAccumulator(config.error_model)
         self.evaluations = 0
         self.consecutive_skips = 0
         self.last_decision: tuple[float, bool] | None = None
+        self.frame_choice: tuple[float, list[int]] | None = None  # (sigma, reused frames)
+        self.staleness: FrameStaleness | None = None
+        self.predicted_clean: torch.Tensor | None = None
 
 
 class RunState:
@@ -41,52 +46,42 @@ class RunState:
 
     def __init__(
         self,
-        config: SemCacheConfig,
+        psa: SemCacheConfig | None,
+        tmm: TMMConfig | None,
         adapter: ModelAdapter,
         diffusion_model: Any,
         sigmas: torch.Tensor,
-        sigma_start: float,
-        sigma_end: float,
+        percent_to_sigma: Callable[[float], float],
+        denoise: Denoiser | None = None,
     ):
-        self.config = config
+        self.psa_active = psa is not None
+        self.config = psa or SemCacheConfig()
+        self.tmm = tmm if tmm is not None and tmm.active else None
         self.adapter = adapter
+        self.diffusion_model = diffusion_model
+        self.denoise = denoise
+        config = self.config
         self.block_keys = adapter.block_keys(diffusion_model)
         self.probe_layers = select_probe_layers(len(self.block_keys), config.probe_layers)
         self.alpha, self.beta = config.weights(adapter.default_alpha, adapter.default_beta)
         schedule = [float(s) for s in sigmas.flatten().tolist()]
         self.steps = max(len(schedule) - 1, 0)
-        evaluated = schedule[:-1] if len(schedule) > 1 else schedule
-        self.schedule = evaluated
+        self.schedule = schedule[:-1] if len(schedule) > 1 else schedule
         self.limits = ScheduleLimits(
-            sigma_start=sigma_start,
-            sigma_end=sigma_end,
-            last_sigma=min(evaluated) if evaluated else 0.0,
+            sigma_start=float(percent_to_sigma(config.start_percent)),
+            sigma_end=float(percent_to_sigma(config.end_percent)),
+            last_sigma=min(self.schedule) if self.schedule else 0.0,
             max_skip_steps=config.max_skip_steps,
             warmup_evaluations=config.warmup_evaluations,
         )
+        self.tmm_sigma_start = float(percent_to_sigma(self.tmm.start_percent)) if self.tmm else 0.0
         self.cache_device = None if config.cache_device == "model_device" else torch.device("cpu")
         self.leader: Hashable | None = None
         self.windows: dict[Hashable, WindowController] = {}
         self.residuals: dict[tuple[Hashable, Hashable], torch.Tensor] = {}
         self.score: SemanticScore | None = None
         self.scored_computations = 0
-        self.stats = RunStats(
-            family=adapter.variant(diffusion_model),
-            total_steps=self.steps,
-            settings={
-                "threshold_scale": config.threshold_scale,
-                "start_percent": config.start_percent,
-                "end_percent": config.end_percent,
-                "max_skip_steps": config.max_skip_steps,
-                "probe_layers": len(self.probe_layers),
-                "alpha": self.alpha,
-                "beta": self.beta,
-                "tanh_scale": config.tanh_scale,
-                "error_model": config.error_model,
-                "threshold_mode": config.threshold_mode,
-                "cache_device": config.cache_device,
-            },
-        )
+        self.stats = RunStats(family=adapter.variant(diffusion_model), total_steps=self.steps, settings=self._settings())
         self.disabled_reason: str | None = adapter.caching_blocker(diffusion_model)
         if self.disabled_reason is None and self.steps < config.min_steps:
             self.disabled_reason = (
@@ -94,7 +89,41 @@ class RunState:
                 "(few-step/distilled schedules run uncached)"
             )
         self.stats.disabled_reason = self.disabled_reason
+        self.tmm_disabled_reason: str | None = None
+        if self.tmm is not None and self.disabled_reason is None:
+            blocker = adapter.tmm_blocker(diffusion_model)
+            if blocker:
+                self.disable_tmm(blocker)
         self._started = time.perf_counter()
+
+    def _settings(self) -> dict:
+        settings: dict[str, Any] = {}
+        if self.psa_active:
+            c = self.config
+            settings.update(
+                threshold_scale=c.threshold_scale, start_percent=c.start_percent, end_percent=c.end_percent,
+                max_skip_steps=c.max_skip_steps, probe_layers=len(self.probe_layers), alpha=self.alpha,
+                beta=self.beta, tanh_scale=c.tanh_scale, error_model=c.error_model,
+                threshold_mode=c.threshold_mode, cache_device=c.cache_device,
+            )
+        else:
+            settings["psa"] = "off"
+        if self.tmm is not None:
+            t = self.tmm
+            settings.update(
+                reuse_ratio=t.reuse_ratio, max_frame_staleness=t.max_frame_staleness,
+                motion_source=t.motion_source, tmm_start_percent=t.start_percent,
+            )
+        return settings
+
+    def disable_tmm(self, reason: str) -> None:
+        if self.tmm_disabled_reason is None:
+            self.tmm_disabled_reason = reason
+            self.stats.tmm_disabled_reason = reason
+
+    @property
+    def tmm_enabled(self) -> bool:
+        return self.tmm is not None and self.tmm_disabled_reason is None
 
     # -- evaluation bookkeeping -------------------------------------------------------------
     def step_index(self, sigma: float) -> int:
@@ -125,7 +154,7 @@ class RunState:
 
     def wants_probe(self) -> bool:
         # The first computed step is noise-dominated and never scored: skip its probe cost.
-        return self.scored_computations >= 1
+        return self.psa_active and self.scored_computations >= 1
 
     def finish(self, error: BaseException | None = None) -> RunStats:
         self.stats.wall_seconds = time.perf_counter() - self._started
@@ -140,6 +169,7 @@ class RunState:
         self.residuals.clear()
         self.windows.clear()
         self.score = None
+        self.diffusion_model = None
 
 
 class Evaluation:
@@ -155,6 +185,7 @@ class Evaluation:
         window: Hashable,
     ):
         self.run = run
+        self.model_input = x
         self.streams = list(uuids) if uuids else [None]
         self.rows = max(x.shape[0] // len(self.streams), 1)
         self.sigma = sigma
@@ -171,6 +202,11 @@ class Evaluation:
         self.tokens = 0
         self.started = time.perf_counter()
         self.last_block = len(run.block_keys) - 1
+        # TMM: the frames computed this evaluation and the gathered per-token block inputs
+        self.total_frames = 0
+        self.reused_frames: list[int] = []
+        self.token_index: torch.Tensor | None = None
+        self.subset_inputs: dict | None = None
 
     # -- helpers ------------------------------------------------------------------------------
     def chunk(self, t: torch.Tensor, j: int) -> torch.Tensor:
@@ -194,9 +230,17 @@ class Evaluation:
             out.append(r)
         return out
 
-    # -- the decision (block 0) ---------------------------------------------------------------
+    def cached_residual_batch(self, x: torch.Tensor) -> torch.Tensor | None:
+        residuals = self.cached_residuals(x)
+        if residuals is None:
+            return None
+        return torch.cat([r.to(device=x.device, dtype=x.dtype) for r in residuals], dim=0)
+
+    # -- PSA: skip or compute (block 0) -------------------------------------------------------
     def decide(self, x: torch.Tensor) -> Decision:
         run, controller = self.run, self.run.window(self.window)
+        if not run.psa_active:
+            return Decision(False, "psa_off")
         residuals = self.cached_residuals(x)
         if self.leader_index is None:
             last = controller.last_decision
@@ -223,6 +267,52 @@ class Evaluation:
             return Decision(True, "error_below_threshold", error, threshold, delta)
         return Decision(False, "error_above_threshold", error, threshold, delta)
 
+    # -- TMM: which frames to compute (block 0 of a computed evaluation) -----------------------
+    def choose_reused_frames(self, x: torch.Tensor) -> list[int]:
+        run = self.run
+        if not run.tmm_enabled or self.sigma > run.tmm_sigma_start:
+            return []
+        latent = run.adapter.latent_frames(run.diffusion_model, self.model_input)
+        frames = latent.shape[2]
+        tokens_per_frame = run.adapter.tokens_per_frame(run.diffusion_model, latent)
+        if x.shape[1] != frames * tokens_per_frame:
+            run.disable_tmm(
+                f"{x.shape[1]} block tokens are not {frames} frames x {tokens_per_frame} tokens "
+                "(reference, motion or extra tokens present)"
+            )
+            return []
+        self.total_frames = frames
+        if frames < 2 or self.cached_residuals(x) is None:
+            return []  # every frame needs a residual from a full computation first
+        controller = run.window(self.window)
+        if self.leader_index is None:
+            choice = controller.frame_choice
+            return list(choice[1]) if choice is not None and _same_sigma(choice[0], self.sigma) else []
+        if controller.staleness is None or len(controller.staleness.counts) != frames:
+            controller.staleness = FrameStaleness(frames)
+        source = self.chunk(latent, self.leader_index)
+        if run.tmm.motion_source == "predicted_clean":
+            source = controller.predicted_clean
+            if source is None or source.shape[2] != frames:
+                return []
+        scores = motion_scores(source)
+        return select_reused_frames(scores, run.tmm.reuse_ratio, controller.staleness.counts,
+                                    run.tmm.max_frame_staleness)
+
+    def start_partial(self, args: dict, x: torch.Tensor, reused: list[int]) -> dict:
+        computed = [f for f in range(self.total_frames) if f not in set(reused)]
+        tokens_per_frame = x.shape[1] // self.total_frames
+        index = frame_token_index(computed, tokens_per_frame, x.device)
+        try:
+            sub = self.run.adapter.gather_frames(args, index, computed, self.total_frames)
+        except ValueError as exc:
+            self.run.disable_tmm(str(exc))
+            return args
+        self.reused_frames = reused
+        self.token_index = index
+        self.subset_inputs = {k: v for k, v in sub.items() if k != "img"}
+        return sub
+
     # -- block slot entry -------------------------------------------------------------------
     def run_block(self, index: int, args: dict, call: BlockCall) -> dict:
         adapter = self.run.adapter
@@ -232,23 +322,39 @@ class Evaluation:
             self.decision = self.decide(x)
             self.skip = self.decision.skip
             if self.skip:
-                residuals = self.cached_residuals(x)
-                cached = torch.cat([r.to(device=x.device, dtype=x.dtype) for r in residuals], dim=0)
-                return adapter.skipped_output(args, x + cached)
+                return adapter.skipped_output(args, x + self.cached_residual_batch(x))
             self.stack_in = x.clone() if adapter.blocks_mutate_input else x
-        if self.skip:
+            reused = self.choose_reused_frames(x)
+            if reused:
+                args = self.start_partial(args, x, reused)
+        elif self.skip:
             return adapter.passthrough(args)
+        elif self.subset_inputs is not None:
+            args = {**args, **self.subset_inputs}
         out = call(args)
         self.blocks_run += 1
         if index == self.last_block and self.stack_in is not None:
-            stack_out = adapter.stack_output(out)
-            residual = stack_out - self.stack_in
-            for j, stream in enumerate(self.streams):
-                self.run.store_residual(stream, self.window, self.chunk(residual, j))
-            if self.leader_index is not None:
-                self.run.window(self.window).errors.record_computed(
-                    self.leader_sample(self.stack_in), self.leader_sample(stack_out)
-                )
+            out = self.finish_stack(out)
+        return out
+
+    def finish_stack(self, out: dict) -> dict:
+        """Scatter a pruned stack back to full size; update residuals and Eq. 8 records."""
+        adapter, stack_in = self.run.adapter, self.stack_in
+        stack_out = adapter.stack_output(out)
+        if self.token_index is not None:
+            previous = self.cached_residual_batch(stack_in)
+            residual = previous.clone()
+            residual[:, self.token_index] = stack_out - stack_in[:, self.token_index]
+            stack_out = stack_in + residual  # reused frames: x_before_first_block + R_frame
+            out = adapter.skipped_output(out, stack_out)
+        else:
+            residual = stack_out - stack_in
+        for j, stream in enumerate(self.streams):
+            self.run.store_residual(stream, self.window, self.chunk(residual, j))
+        if self.leader_index is not None:
+            self.run.window(self.window).errors.record_computed(
+                self.leader_sample(stack_in), self.leader_sample(stack_out)
+            )
         return out
 
     def add_probe(self, z_in: torch.Tensor, z_out: torch.Tensor) -> None:
@@ -257,15 +363,20 @@ class Evaluation:
             self.probe.add(zi, zo)
 
     # -- end of the evaluation ----------------------------------------------------------------
-    def finish(self) -> None:
+    def finish(self, output: torch.Tensor | None = None) -> None:
         run = self.run
         if self.decision is None:
             return  # our first block never ran (foreign slot): nothing was decided or cached
         n_blocks = len(run.block_keys)
-        work = self.rows * len(self.streams) * self.tokens
+        rows = self.rows * len(self.streams)
+        computed_tokens = len(self.token_index) if self.token_index is not None else self.tokens
         run.stats.evaluations += 1
-        run.stats.token_blocks_done += work * self.blocks_run
-        run.stats.token_blocks_total += work * n_blocks
+        run.stats.token_blocks_total += rows * self.tokens * n_blocks
+        run.stats.token_blocks_done += rows * computed_tokens * self.blocks_run
+        if self.skip:
+            run.stats.token_blocks_saved_psa += rows * self.tokens * n_blocks
+        else:
+            run.stats.token_blocks_saved_tmm += rows * (self.tokens - computed_tokens) * self.blocks_run
         if not self.skip and self.cond_chunks:
             run.note_computed_prompt(self.probe)
         if self.leader_index is None:
@@ -274,13 +385,29 @@ class Evaluation:
         controller.evaluations += 1
         controller.consecutive_skips = controller.consecutive_skips + 1 if self.skip else 0
         controller.last_decision = (self.sigma, self.skip)
-        errors = controller.errors
-        score = run.score
+        if not self.skip and run.tmm_enabled:
+            controller.frame_choice = (self.sigma, list(self.reused_frames))
+            if controller.staleness is not None:
+                controller.staleness.update(self.reused_frames)
+            if output is not None and run.tmm.motion_source == "predicted_clean" and run.denoise is not None:
+                latent = run.adapter.latent_frames(run.diffusion_model, self.model_input)
+                rows = slice(self.leader_index * self.rows, (self.leader_index + 1) * self.rows)
+                out_latent = output[rows, : latent.shape[1]]
+                controller.predicted_clean = run.denoise(latent[rows], out_latent, self.sigma).detach()
+        self.record(controller)
+
+    def record(self, controller: WindowController) -> None:
+        run, score, errors = self.run, self.run.score, controller.errors
+        if self.skip:
+            decision = "skipped"
+        else:
+            decision = "partial" if self.reused_frames else "computed"
+        frames = self.total_frames or None
         run.stats.records.append(
             EvalRecord(
                 sigma=self.sigma,
                 step=run.step_index(self.sigma),
-                decision="skipped" if self.skip else "computed",
+                decision=decision,
                 reason=self.decision.reason,
                 error=self.decision.error,
                 threshold=self.decision.threshold,
@@ -290,5 +417,7 @@ class Evaluation:
                 rho=errors.rho,
                 k=errors.k,
                 seconds=time.perf_counter() - self.started,
+                frames_total=frames,
+                frames_reused=list(self.reused_frames) if frames else None,
             )
         )

@@ -11,7 +11,7 @@ class EvalRecord:
 
     sigma: float
     step: int
-    decision: str  # "computed" | "skipped"
+    decision: str  # "computed" | "partial" (TMM reused some frames) | "skipped"
     reason: str
     error: float | None = None
     threshold: float | None = None
@@ -21,6 +21,21 @@ class EvalRecord:
     rho: float | None = None
     k: float | None = None
     seconds: float = 0.0
+    frames_total: int | None = None
+    frames_reused: list[int] | None = None
+
+    @property
+    def ran_blocks(self) -> bool:
+        return self.decision != "skipped"
+
+    def frame_map(self) -> str:
+        """One character per latent frame: # computed, . reused, - skipped step."""
+        if not self.frames_total:
+            return ""
+        if self.decision == "skipped":
+            return "-" * self.frames_total
+        reused = set(self.frames_reused or ())
+        return "".join("." if f in reused else "#" for f in range(self.frames_total))
 
 
 @dataclass
@@ -33,10 +48,13 @@ class RunStats:
     records: list[EvalRecord] = field(default_factory=list)
     token_blocks_done: int = 0
     token_blocks_total: int = 0
+    token_blocks_saved_psa: int = 0
+    token_blocks_saved_tmm: int = 0
     evaluations: int = 0
     wall_seconds: float = 0.0
     cache_bytes: int = 0
     disabled_reason: str | None = None
+    tmm_disabled_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     finished: bool = False
     error: str | None = None
@@ -47,7 +65,12 @@ class RunStats:
 
     @property
     def computed(self) -> int:
-        return sum(r.decision == "computed" for r in self.records)
+        """Steps that ran the blocks (fully or, with TMM, on some frames)."""
+        return sum(r.ran_blocks for r in self.records)
+
+    @property
+    def partial(self) -> int:
+        return sum(r.decision == "partial" for r in self.records)
 
     @property
     def skipped(self) -> int:
@@ -71,6 +94,8 @@ class RunStats:
 
     def final_warnings(self) -> list[str]:
         warnings = list(self.warnings)
+        if self.tmm_disabled_reason:
+            warnings.append(f"TMM off: {self.tmm_disabled_reason}")
         steps = len(self.records)
         if self.disabled_reason is None and steps:
             if self.skipped == 0:
@@ -85,8 +110,9 @@ class RunStats:
         else:
             measured = self.measured_speedup
             measured_txt = f", measured {measured:.2f}x" if measured is not None else ""
+            partial = f" ({self.partial} partial)" if self.partial else ""
             head = (
-                f"SemCache [{self.family}] steps {len(self.records)}: computed {self.computed}, "
+                f"SemCache [{self.family}] steps {len(self.records)}: computed {self.computed}{partial}, "
                 f"skipped {self.skipped} (estimated {self.estimated_speedup:.2f}x{measured_txt}); "
                 f"cache {self.cache_bytes / 2**20:.2f} MiB; {self.wall_seconds:.2f} s"
             )
@@ -100,7 +126,13 @@ class RunStats:
         lines = [self.summary_line(), ""]
         if self.settings:
             lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()))
-        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7}  reason")
+        if self.token_blocks_total:
+            total = self.token_blocks_total
+            lines.append(
+                f"block work saved: PSA {100 * self.token_blocks_saved_psa / total:.1f}%, "
+                f"TMM {100 * self.token_blocks_saved_tmm / total:.1f}%"
+            )
+        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7}  frames  reason")
 
         def fmt(v: float | None, width: int) -> str:
             return f"{v:>{width}.4f}" if v is not None else " " * (width - 1) + "-"
@@ -108,6 +140,6 @@ class RunStats:
         for r in self.records:
             lines.append(
                 f"{r.step:>4} {r.sigma:>8.4f} {r.decision:>8} {fmt(r.error, 8)} {fmt(r.threshold, 8)} "
-                f"{fmt(r.p_s, 7)}  {r.reason}"
+                f"{fmt(r.p_s, 7)}  {r.frame_map() or '-'}  {r.reason}"
             )
         return "\n".join(lines)

@@ -57,6 +57,7 @@ class BlockCounter:
     rows: int = 0
     tokens: list[int] = field(default_factory=list)
     per_step: list[int] = field(default_factory=list)
+    step_tokens: list[list[int]] = field(default_factory=list)  # tokens each block call got, per step
     _mark: int = 0
     _handles: list = field(default_factory=list)
 
@@ -74,6 +75,7 @@ class BlockCounter:
 
     def callback(self, step, x0, x, total_steps) -> None:
         self.per_step.append(self.calls - self._mark)
+        self.step_tokens.append(self.tokens[self._mark : self.calls])
         self._mark = self.calls
 
     def __exit__(self, *exc) -> None:

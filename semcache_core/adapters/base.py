@@ -57,3 +57,19 @@ class ModelAdapter:
 
     def stack_output(self, out: dict) -> torch.Tensor:
         return out["img"]
+
+    # -- TMM (token-pruned execution); DESIGN §4.4 ------------------------------------------
+    def tmm_blocker(self, diffusion_model: Any) -> str | None:
+        """Why frame-pruned execution would be wrong for this variant, or None if it is safe."""
+        return "this model family has no frame-pruned execution yet"
+
+    def latent_frames(self, diffusion_model: Any, x: torch.Tensor) -> torch.Tensor:
+        """The (B, C, T, H, W) video latent inside the model input (extra channels dropped)."""
+        raise NotImplementedError
+
+    def tokens_per_frame(self, diffusion_model: Any, x: torch.Tensor) -> int:
+        raise NotImplementedError
+
+    def gather_frames(self, args: dict, index: torch.Tensor, frames: list[int], total_frames: int) -> dict:
+        """Block args restricted to the tokens (and per-token/per-frame inputs) of `frames`."""
+        raise NotImplementedError

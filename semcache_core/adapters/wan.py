@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -16,6 +17,10 @@ _BETWEEN_BLOCK_WORK = {
     "WanModel_S2V": "S2V injects audio between blocks, in place, outside the block slots",
     "AnimateWanModel": "Animate fuses face features between blocks, outside the block slots",
 }
+
+# Classes whose video tokens are exactly T*H/2*W/2 in frame-major order with per-token inputs
+# that follow the tokens (RoPE rows, per-frame modulation): frame pruning is safe for them.
+_TMM_CLASSES = {"WanModel", "CameraWanModel"}
 
 
 class WanAdapter(ModelAdapter):
@@ -50,3 +55,33 @@ class WanAdapter(ModelAdapter):
             if name in _BETWEEN_BLOCK_WORK:
                 return _BETWEEN_BLOCK_WORK[name]
         return None
+
+    def tmm_blocker(self, diffusion_model: Any) -> str | None:
+        name = type(diffusion_model).__name__
+        if name not in _TMM_CLASSES:
+            return f"{name} adds tokens or per-token inputs beyond the video frames (TMM needs T*H/2*W/2 tokens)"
+        if tuple(getattr(diffusion_model, "patch_size", (1, 2, 2)))[0] != 1:
+            return "temporal patch size is not 1, so tokens are not per latent frame"
+        return None
+
+    def latent_frames(self, diffusion_model: Any, x: torch.Tensor) -> torch.Tensor:
+        # I2V/Fun inputs carry image/control channels after the latent: keep the latent only.
+        return x[:, : diffusion_model.out_dim]
+
+    def tokens_per_frame(self, diffusion_model: Any, x: torch.Tensor) -> int:
+        _, ph, pw = diffusion_model.patch_size
+        return math.ceil(x.shape[-2] / ph) * math.ceil(x.shape[-1] / pw)
+
+    def gather_frames(self, args: dict, index: torch.Tensor, frames: list[int], total_frames: int) -> dict:
+        sub = dict(args)
+        sub["img"] = args["img"][:, index]
+        pe = args.get("pe")
+        if isinstance(pe, torch.Tensor):
+            sub["pe"] = pe[:, index]  # (1, L, 1, d/2, 2, 2): one RoPE row per token
+        vec = args.get("vec")
+        if isinstance(vec, torch.Tensor) and vec.ndim == 4 and vec.shape[1] > 1:
+            if vec.shape[1] != total_frames:
+                raise ValueError(f"per-frame modulation has {vec.shape[1]} rows for {total_frames} frames")
+            # Wan 2.2 TI2V-5B: one modulation row per latent frame, expanded per token in the block
+            sub["vec"] = vec[:, torch.tensor(frames, device=vec.device)]
+        return sub
