@@ -13,6 +13,8 @@ from .stats import RunStats
 
 WIDTH, HEIGHT, MARGIN = 768, 320, 48
 COMPUTED, SKIPPED, ERROR, THRESH, SCORE = (40, 150, 60), (220, 60, 50), (30, 90, 200), (240, 150, 20), (140, 70, 180)
+PARTIAL, REUSED = (120, 200, 120), (225, 225, 225)
+MAP_TOP, MAP_ROW, MAP_MAX_ROWS = HEIGHT, 6, 48
 
 
 def _scale(values: list[float | None]) -> float:
@@ -22,7 +24,10 @@ def _scale(values: list[float | None]) -> float:
 
 def render_timeline(stats: RunStats | None, message: str = "") -> torch.Tensor:
     """IMAGE tensor (1, H, W, 3) in [0, 1]."""
-    img = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
+    frames = max((r.frames_total or 0 for r in stats.records), default=0) if stats else 0
+    map_rows = min(frames, MAP_MAX_ROWS) if stats and any(r.frames_reused for r in stats.records) else 0
+    height = HEIGHT + (map_rows * MAP_ROW + 24 if map_rows else 0)
+    img = Image.new("RGB", (WIDTH, height), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     if stats is None or not stats.records:
         draw.text((MARGIN, HEIGHT // 2), message or "SemCache: no run recorded yet", fill=(0, 0, 0))
@@ -48,18 +53,33 @@ def render_timeline(stats: RunStats | None, message: str = "") -> torch.Tensor:
             draw.line(points, fill=colour, width=2)
         for p in points:
             draw.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=colour)
+    marks = {"computed": COMPUTED, "partial": PARTIAL, "skipped": SKIPPED}
     for i, r in enumerate(records):
-        colour = COMPUTED if r.decision == "computed" else SKIPPED
-        draw.rectangle([px(i) - 3, y0 + 6, px(i) + 3, y0 + 18], fill=colour)
+        draw.rectangle([px(i) - 3, y0 + 6, px(i) + 3, y0 + 18], fill=marks[r.decision])
+    if map_rows:
+        _draw_frame_map(draw, records, map_rows, px, n)
     draw.text((x0, 4), f"{stats.family}: computed {stats.computed}, skipped {stats.skipped} of {n}", fill=(0, 0, 0))
-    legend = [("E_t", ERROR), ("tau", THRESH), ("p_s", SCORE), ("computed", COMPUTED), ("skipped", SKIPPED)]
-    lx = x0 + 330
+    legend = [("E_t", ERROR), ("tau", THRESH), ("p_s", SCORE), ("computed", COMPUTED), ("partial", PARTIAL),
+              ("skipped", SKIPPED)]
+    lx = x0 + 290
     for label, colour in legend:
         draw.rectangle([lx, 6, lx + 8, 14], fill=colour)
         draw.text((lx + 11, 4), label, fill=(0, 0, 0))
         lx += 16 + 7 * len(label)
     draw.text((x0, y0 + 22), "step ->", fill=(0, 0, 0))
     return _to_tensor(img)
+
+
+def _draw_frame_map(draw: ImageDraw.ImageDraw, records: list, rows: int, px, n: int) -> None:
+    """TMM frame map: one row per latent frame, one column per step (computed / reused / skipped)."""
+    half = max(1.0, (WIDTH - MARGIN * 1.5) / n / 2 - 0.5)
+    draw.text((4, MAP_TOP + 2), "frame map (rows = latent frames, grey = reused, red = step skipped)", fill=(0, 0, 0))
+    for i, r in enumerate(records):
+        frame_map = r.frame_map()
+        for f in range(min(rows, len(frame_map))):
+            colour = {"#": COMPUTED, ".": REUSED, "-": SKIPPED}[frame_map[f]]
+            y = MAP_TOP + 18 + f * MAP_ROW
+            draw.rectangle([px(i) - half, y, px(i) + half, y + MAP_ROW - 2], fill=colour)
 
 
 def _to_tensor(img: Image.Image) -> torch.Tensor:

@@ -270,7 +270,7 @@ class Evaluation:
     # -- TMM: which frames to compute (block 0 of a computed evaluation) -----------------------
     def choose_reused_frames(self, x: torch.Tensor) -> list[int]:
         run = self.run
-        if not run.tmm_enabled or self.sigma > run.tmm_sigma_start:
+        if not run.tmm_enabled:
             return []
         latent = run.adapter.latent_frames(run.diffusion_model, self.model_input)
         frames = latent.shape[2]
@@ -282,7 +282,7 @@ class Evaluation:
             )
             return []
         self.total_frames = frames
-        if frames < 2 or self.cached_residuals(x) is None:
+        if self.sigma > run.tmm_sigma_start or frames < 2 or self.cached_residuals(x) is None:
             return []  # every frame needs a residual from a full computation first
         controller = run.window(self.window)
         if self.leader_index is None:

@@ -148,3 +148,26 @@ def test_tmm_node_schema(pack):
     assert (s.node_id, s.display_name) == ("TMMFrameSelector", "TMM Frame Selector")
     assert [i.id for i in s.inputs] == ["model", "reuse_ratio", "max_frame_staleness", "motion_source", "start_percent"]
     assert all(i.tooltip for i in s.inputs)
+
+
+def test_stats_plot_draws_the_frame_map(pack, wan_models):
+    from semcache_pack.nodes import SemCacheStats
+    from semcache_pack.semcache_core import plot as plot_module
+
+    model, lat, _ = setup_case(wan_models, "t2v")
+    both = with_tmm(with_psa(model, threshold_scale=2.0), reuse_ratio=0.4, start_percent=0.0)
+    samples = sample(both, lat, steps=20)
+    out = SemCacheStats.execute(both, {"samples": samples})
+    report, plot = out[1], out[2]
+    run = stats(both)
+    assert plot.shape[1] == plot_module.HEIGHT + FRAMES * plot_module.MAP_ROW + 24
+    # count reused (grey) cells in the frame map: one per reused frame of each partial step
+    grey = torch.tensor(plot_module.REUSED)
+    cells = 0
+    for f in range(FRAMES):
+        y = plot_module.MAP_TOP + 18 + f * plot_module.MAP_ROW + 1
+        row = (plot[0, y] * 255).round().to(torch.int64)
+        is_grey = (row == grey).all(dim=1).tolist()
+        cells += sum(1 for i, v in enumerate(is_grey) if v and (i == 0 or not is_grey[i - 1]))
+    assert cells == sum(len(r.frames_reused or []) for r in run.records if r.decision == "partial") > 0
+    assert f"({run.partial} partial)" in report.splitlines()[0]
