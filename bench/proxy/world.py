@@ -1,0 +1,152 @@
+"""A tiny procedural video world the proxy Wan model is trained on.
+
+A clip is one coloured object (ball, cube, horse, ...) doing something (resting, walking,
+galloping, ...) in a scene (grassland, coffee shop, ocean, storm, ...), optionally with a camera
+pan. The prompt names all of it, so the text decides how much the clip moves: static prompts give
+still clips, dynamic prompts fast motion, moving backgrounds or flicker. That is exactly the
+property SemCache's prompt-aware threshold is meant to exploit, with a ground truth we control.
+Rendering is plain torch on small frames, fast enough to make every training batch on the fly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import torch
+
+COLORS = {
+    "red": (0.90, 0.15, 0.10), "green": (0.15, 0.80, 0.20), "blue": (0.15, 0.30, 0.95),
+    "yellow": (0.95, 0.90, 0.15), "white": (0.95, 0.95, 0.95), "black": (0.08, 0.08, 0.08),
+    "purple": (0.60, 0.20, 0.80), "orange": (1.00, 0.55, 0.10), "brown": (0.50, 0.30, 0.15),
+}
+# subject -> (half-width, half-height) in units of the size r, and the outline ("round" or "box")
+SUBJECTS = {
+    "ball": (1.0, 1.0, "round"), "cube": (1.0, 1.0, "box"), "horse": (1.6, 0.9, "round"),
+    "person": (0.7, 1.5, "round"), "car": (1.8, 0.8, "box"), "bird": (0.8, 0.5, "round"),
+    "cat": (1.1, 0.8, "round"),
+}
+# action -> (motion class, speed in pixels per frame, bounce amplitude in pixels)
+ACTIONS = {
+    "resting": ("static", 0.0, 0.0), "sitting": ("static", 0.0, 0.0), "sleeping": ("static", 0.0, 0.0),
+    "reading": ("static", 0.0, 0.0), "standing still": ("static", 0.0, 0.0), "waiting": ("static", 0.0, 0.0),
+    "walking": ("neutral", 0.45, 0.0), "drifting": ("neutral", 0.35, 0.0), "rolling slowly": ("neutral", 0.4, 0.0),
+    "strolling": ("neutral", 0.5, 0.0), "floating": ("neutral", 0.3, 0.5),
+    "running": ("dynamic", 1.3, 0.0), "galloping": ("dynamic", 1.5, 1.0), "racing": ("dynamic", 1.8, 0.0),
+    "flying fast": ("dynamic", 1.6, 0.5), "jumping": ("dynamic", 0.6, 3.0), "bouncing": ("dynamic", 0.9, 2.5),
+}
+DIRECTIONS = {"to the left": (-1.0, 0.0), "to the right": (1.0, 0.0), "upward": (0.0, -1.0), "downward": (0.0, 1.0)}
+# scene -> (sky rgb, ground rgb, texture, moving) ; texture in {"none", "waves", "stripes", "stars", "flicker"}
+SCENES = {
+    "on the grassland": ((0.55, 0.75, 0.95), (0.25, 0.60, 0.20), "none"),
+    "in the desert": ((0.90, 0.85, 0.70), (0.85, 0.70, 0.40), "none"),
+    "in a coffee shop": ((0.45, 0.30, 0.20), (0.30, 0.20, 0.12), "none"),
+    "in a library": ((0.35, 0.22, 0.12), (0.25, 0.15, 0.08), "stripes"),
+    "at night": ((0.05, 0.07, 0.20), (0.08, 0.10, 0.15), "stars"),
+    "in the snow": ((0.80, 0.85, 0.90), (0.95, 0.95, 0.97), "none"),
+    "by the ocean": ((0.60, 0.80, 0.95), (0.10, 0.35, 0.70), "waves"),
+    "in a storm": ((0.30, 0.32, 0.38), (0.20, 0.22, 0.25), "flicker"),
+}
+PANS = {"while the camera pans left": -0.8, "while the camera pans right": 0.8}
+MOTION_CLASSES = ("static", "neutral", "dynamic")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Everything that decides one clip; the prompt says some of it, a seed the rest."""
+
+    color: str
+    subject: str
+    action: str
+    direction: str | None
+    scene: str
+    pan: str | None
+
+    @property
+    def prompt(self) -> str:
+        parts = ["a", self.color, self.subject, self.action]
+        if self.direction:
+            parts.append(self.direction)
+        parts.append(self.scene)
+        if self.pan:
+            parts.append(self.pan)
+        return " ".join(parts)
+
+    @property
+    def motion_class(self) -> str:
+        """static / neutral / dynamic, from the action, the scene and the camera."""
+        level = MOTION_CLASSES.index(ACTIONS[self.action][0])
+        if self.pan:
+            level = 2
+        elif SCENES[self.scene][2] in ("waves", "flicker"):  # a moving background adds a level
+            level = min(level + 1, 2)
+        return MOTION_CLASSES[level]
+
+
+def random_clip(rng: random.Random) -> Clip:
+    """A training description: motion class uniform, then every slot uniform inside it."""
+    motion = rng.choice(MOTION_CLASSES)
+    action = rng.choice([a for a, v in ACTIONS.items() if v[0] == motion])
+    direction = rng.choice(list(DIRECTIONS)) if motion != "static" and rng.random() < 0.7 else None
+    pan = rng.choice(list(PANS)) if rng.random() < 0.15 else None
+    return Clip(rng.choice(list(COLORS)), rng.choice(list(SUBJECTS)), action, direction, rng.choice(list(SCENES)), pan)
+
+
+def _reflect(p: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Positions bouncing between lo and hi (a triangle wave)."""
+    span = hi - lo
+    q = torch.remainder(p - lo, 2 * span)
+    return lo + torch.where(q > span, 2 * span - q, q)
+
+
+def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generator) -> torch.Tensor:
+    """(3, T, H, W) RGB in [0, 1]; unnamed details (position, size, phases) come from `gen`."""
+
+    def u(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=gen))
+
+    t = torch.arange(frames, dtype=torch.float32).view(frames, 1, 1)
+    yy = (torch.arange(height, dtype=torch.float32) + 0.5).view(1, height, 1)
+    xx = (torch.arange(width, dtype=torch.float32) + 0.5).view(1, 1, width)
+    sky, ground, texture = SCENES[clip.scene]
+    pan = PANS.get(clip.pan, 0.0)
+    horizon = u(0.35, 0.6) * height
+    shift = pan * t  # the background slides against the camera
+    gx = xx + shift
+    ground_w = torch.sigmoid((yy - horizon) * 2.0)
+    base = [s * (1 - ground_w) + g * ground_w for s, g in zip(sky, ground)]
+    detail = torch.zeros(frames, height, width)
+    phase = u(0, 2 * math.pi)
+    if texture == "waves":
+        detail = 0.08 * torch.sin(0.9 * gx - 0.8 * t + phase + 0.6 * yy) * ground_w
+    elif texture == "stripes":
+        detail = 0.06 * torch.sign(torch.sin(1.3 * gx + phase)) * (1 - ground_w)
+    elif texture == "stars":
+        stars = torch.rand(height, width * 3, generator=gen) > 0.93
+        idx = torch.remainder(gx.long().expand(frames, height, width) + width, width * 3)
+        detail = 0.6 * torch.gather(stars.float().expand(frames, -1, -1), 2, idx) * (1 - ground_w)
+    else:
+        detail = 0.03 * torch.sin(0.7 * gx + 0.5 * yy + phase)
+    gain = torch.ones(frames, 1, 1)
+    if texture == "flicker":
+        gain = 1.0 + 0.35 * (torch.rand(frames, 1, 1, generator=gen) > 0.6).float()
+    bg = torch.stack([(b + detail) * gain for b in base])
+
+    _, speed, bounce = ACTIONS[clip.action]
+    speed *= u(0.85, 1.15)
+    angle = u(0, 2 * math.pi)
+    dx, dy = DIRECTIONS.get(clip.direction, (math.cos(angle), math.sin(angle)))
+    rx, ry, outline = SUBJECTS[clip.subject]
+    size = u(1.6, 2.4) * (0.7 if clip.subject == "bird" else 1.0)
+    hw, hh = rx * size, ry * size
+    cx = _reflect(u(hw, width - hw) + dx * speed * t, hw, width - hw)
+    cy = _reflect(u(hh, height - hh) + dy * speed * t, hh, height - hh)
+    cy = cy - bounce * torch.abs(torch.sin(t * u(0.9, 1.3) + u(0, math.pi)))
+    ox, oy = (xx - cx) / hw, (yy - cy) / hh
+    dist = torch.maximum(ox.abs(), oy.abs()) if outline == "box" else torch.sqrt(ox**2 + oy**2)
+    alpha = torch.sigmoid((1.0 - dist) * 6.0)
+    shade = 1.0 - 0.25 * oy.clamp(-1, 1)  # lit from above
+    color = [min(max(c + u(-0.05, 0.05), 0.0), 1.0) for c in COLORS[clip.color]]
+    obj = torch.stack([c * shade for c in color])
+    return (bg * (1 - alpha) + obj * alpha).clamp(0.0, 1.0)

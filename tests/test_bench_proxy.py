@@ -1,0 +1,88 @@
+"""The proxy model's pieces: text encoder, codec, world, the exact short-context training trick."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from proxy.comfy_nodes import NODE_CLASS_MAPPINGS  # noqa: E402
+from proxy.comfy_nodes.proxy_codec import latent_to_rgb, rgb_to_latent  # noqa: E402
+from proxy.comfy_nodes.proxy_text import TEXT_DIM, TEXT_LEN, encode, token_count, word_vector  # noqa: E402
+from proxy.world import ACTIONS, COLORS, SCENES, SUBJECTS, Clip, random_clip, render  # noqa: E402
+
+
+def test_text_encoder_is_umt5_shaped_zero_padded_and_frozen():
+    emb = encode("A red ball, resting in the desert!")
+    assert emb.shape == (1, TEXT_LEN, TEXT_DIM) and emb.dtype == torch.float32
+    n = token_count("A red ball, resting in the desert!")
+    assert n == 8  # 7 words + EOS
+    assert emb[0, n:].abs().sum() == 0 and (emb[0, :n].abs().sum(-1) > 0).all()
+    assert torch.equal(emb, encode("a red ball resting in the desert"))  # case and punctuation ignored
+    assert not torch.equal(encode("a red ball"), encode("a blue ball"))
+    # Frozen: the committed checkpoint was trained on exactly these vectors.
+    assert torch.allclose(word_vector("horse")[:3], torch.tensor([-1.1935, -1.0773, -0.6364]), atol=1e-4)
+
+
+def test_codec_round_trip_is_exact():
+    rgb = torch.rand(2, 3, 5, 16, 12, generator=torch.Generator().manual_seed(0))
+    lat = rgb_to_latent(rgb)
+    assert lat.shape == (2, 16, 5, 8, 6)
+    assert torch.allclose(latent_to_rgb(lat), rgb, atol=1e-6)
+
+
+def test_world_motion_follows_the_prompt():
+    gen = torch.Generator().manual_seed(0)
+    still = Clip("red", "ball", "resting", None, "in the desert", None)
+    fast = Clip("red", "ball", "racing", "to the right", "in the desert", None)
+    energy = [float((render(c, 9, 16, 16, gen).diff(dim=1) ** 2).mean()) for c in (still, fast)]
+    assert energy[0] < 1e-8 < energy[1]
+    assert (still.motion_class, fast.motion_class) == ("static", "dynamic")
+    clips = [random_clip(random.Random(3)) for _ in range(2)]
+    assert clips[0] == clips[1]  # seeded
+
+
+def test_every_training_word_has_its_own_vector():
+    words = set()
+    for table in (COLORS, SUBJECTS, ACTIONS, SCENES):
+        for phrase in table:
+            words.update(phrase.split())
+    vectors = torch.stack([word_vector(w) for w in sorted(words)])
+    assert torch.linalg.matrix_rank(vectors) == len(words)
+
+
+def test_short_context_training_forward_equals_the_full_512_token_forward(comfy):
+    from proxy import model as proxy_model
+
+    cfg = dict(proxy_model.CONFIG, num_layers=2)
+    model = proxy_model.build(cfg, seed=1)
+    torch.nn.init.normal_(model.head.head.weight, std=0.05)  # the real init zeroes the head
+    prompts = ["a red ball resting in the desert", "", "a brown horse galloping to the left on the grassland"]
+    full = torch.cat([encode(p) for p in prompts])
+    x = torch.randn(3, 16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([900.0, 400.0, 30.0])
+    with torch.no_grad():
+        reference = model(x, t, full)
+        short, bias = proxy_model.short_context(full, [token_count(p) for p in prompts])
+        options = {"optimized_attention_override": proxy_model.padded_attention_override(bias)}
+        fast = model(x, t, short, transformer_options=options)
+    assert short.shape[1] < 32
+    assert torch.allclose(fast, reference, atol=1e-5), float((fast - reference).abs().max())
+
+
+def test_proxy_nodes_encode_and_decode(comfy):
+    (cond,) = NODE_CLASS_MAPPINGS["SemCacheProxyTextEncode"]().encode("a cat sleeping")
+    assert torch.equal(cond[0][0], encode("a cat sleeping")) and cond[0][1] == {}
+    import comfy.latent_formats
+
+    rgb = torch.rand(1, 3, 4, 16, 16)
+    raw = comfy.latent_formats.Wan21().process_out(rgb_to_latent(rgb))
+    (images,) = NODE_CLASS_MAPPINGS["SemCacheProxyDecode"]().decode({"samples": raw})
+    assert images.shape == (4, 16, 16, 3)
+    assert torch.allclose(images[2], rgb[0, :, 2].permute(1, 2, 0), atol=1e-5)
