@@ -1,0 +1,45 @@
+"""One place that brings up ComfyUI for the benchmark, so every script measures the same setup.
+
+CPU, a fixed torch thread count (1 by default: on a shared 2-core box more threads thrash), and
+PyTorch SDPA attention (`--use-pytorch-cross-attention`, ComfyUI's default on GPUs; on CPU its
+default is the much slower sub-quadratic kernel, which would inflate every step equally).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+BENCH = Path(__file__).resolve().parents[1]
+REPO = BENCH.parent
+PROXY_CHECKPOINT = BENCH / "proxy" / "semcache_proxy_wan.safetensors"
+
+
+def setup(threads: int = 1, pytorch_attention: bool = True) -> Any:
+    """Bootstrap ComfyUI (CPU) and import the pack; returns the pack module (`semcache_pack`)."""
+    tests = str(REPO / "tests")
+    if tests not in sys.path:
+        sys.path.append(tests)
+    from comfy_env import bootstrap, load_pack
+
+    bootstrap()
+    import comfy.cli_args
+
+    if "comfy.ldm.modules.attention" not in sys.modules:  # the kernel is chosen at import time
+        comfy.cli_args.args.use_pytorch_cross_attention = pytorch_attention
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return load_pack()
+
+
+def load_model(path: Path = PROXY_CHECKPOINT) -> Any:
+    """The checkpoint through the UNETLoader path (`comfy.sd.load_diffusion_model`)."""
+    import comfy.model_management
+    import comfy.sd
+
+    patcher = comfy.sd.load_diffusion_model(str(path))
+    comfy.model_management.load_models_gpu([patcher])
+    return patcher

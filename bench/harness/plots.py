@@ -1,0 +1,76 @@
+"""The Pareto figure: fidelity vs speedup for every configuration, one curve per method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .aggregate import Summary, sweep
+
+COLORS = {"semcache": "tab:red", "easycache": "tab:blue", "lazycache": "tab:green"}
+PANELS = (("psnr", "PSNR vs uncached (dB) ↑"), ("ssim", "SSIM vs uncached ↑"), ("motion_error", "motion error ↓"))
+
+
+def pareto(summaries: list[Summary], path: Path, speed_key: str = "work_speedup", title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.6))
+    for ax, (metric, ylabel) in zip(axes, PANELS):
+        for family, color in COLORS.items():
+            curve = sweep(summaries, family)
+            if curve:
+                ax.plot([getattr(s, speed_key) for s in curve], [getattr(s, metric) for s in curve],
+                        "-o", color=color, ms=4, lw=1.4, label=f"{family} (threshold sweep)")
+            for s in summaries:
+                if s.family != family:
+                    continue
+                x, y = getattr(s, speed_key), getattr(s, metric)
+                if s.tag == "default":
+                    ax.plot(x, y, "*", color=color, ms=15, mec="black", mew=0.7, zorder=5)
+                elif s.tag:
+                    ax.plot(x, y, "D", mfc="none", color=color, ms=6)
+                    ax.annotate(s.tag, (x, y), fontsize=6.5, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("compute speedup (transformer block work, uncached / cached)" if speed_key == "work_speedup"
+                      else speed_key.replace("_", " "))
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].plot([], [], "*", color="gray", ms=12, mec="black", label="node default")
+    axes[0].plot([], [], "D", mfc="none", color="gray", label="SemCache ablation")
+    axes[0].legend(fontsize=7.5)
+    fig.suptitle(title or "Proxy Wan 2.1 T2V: fidelity vs speedup (each point = mean over the prompts)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def frames_grid(columns: dict[str, list], prompts: list[str], path: Path) -> Path:
+    """Rows = prompts; for each column label, that method's clip as a strip of frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    labels = list(columns)
+    fig, axes = plt.subplots(len(prompts), len(labels), figsize=(4.2 * len(labels), 0.75 * len(prompts) + 0.6),
+                             squeeze=False)
+    for i, prompt in enumerate(prompts):
+        for j, label in enumerate(labels):
+            video = columns[label][i]  # (3, T, H, W)
+            pad = torch.nn.functional.pad(video, (0, 1), value=1.0)  # a white gap between frames
+            strip = pad.permute(2, 1, 3, 0).reshape(video.shape[2], -1, 3)
+            ax = axes[i][j]
+            ax.imshow(strip.clamp(0, 1).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(label, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(prompt, fontsize=6, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,183 @@
+"""Real-scale step timings: Wan-1.3B-shaped blocks, random weights, SemCache's real code path.
+
+What a caching method can win is decided by three costs at the real model size: a full step,
+a skipped step (SemCache still runs the embeddings, its block-0 slot adds the cached residual,
+the head runs), and the bookkeeping SemCache adds to a computed step (probe hooks on the
+cross-attention of 15 layers, the skip decision, residual store, Eq. 8 norms). The model is
+built in memory with ComfyUI's WanModel key layout and loaded through
+`comfy.sd.load_diffusion_model_state_dict`, then sampled with `comfy.sample.sample`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import import_module
+from statistics import median
+from typing import Any, Iterator
+
+import torch
+
+WAN_1_3B = dict(dim=1536, ffn_dim=8960, num_heads=12, num_layers=30, in_dim=16, out_dim=16, text_dim=4096)
+
+
+def random_state_dict(shape: dict, seed: int = 0, dtype: torch.dtype = torch.bfloat16) -> dict[str, torch.Tensor]:
+    """WanModel weights with the given shape, random but well-scaled (timings only)."""
+    import comfy.ldm.wan.model
+    import comfy.ops
+
+    meta = comfy.ldm.wan.model.WanModel(model_type="t2v", device="meta", operations=comfy.ops.disable_weight_init, **shape)
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, value in meta.state_dict().items():
+        if "norm" in key and key.endswith("weight"):
+            t = torch.ones(value.shape)
+        elif key.endswith("bias"):
+            t = torch.zeros(value.shape)
+        elif key.endswith("modulation"):
+            t = torch.randn(value.shape, generator=gen) / shape["dim"] ** 0.5
+        else:
+            t = torch.randn(value.shape, generator=gen) * 0.02
+        state[key] = t.to(dtype)
+    return state
+
+
+def load_wan(shape: dict, seed: int = 0) -> Any:
+    import comfy.model_management
+    import comfy.sd
+
+    patcher = comfy.sd.load_diffusion_model_state_dict(random_state_dict(shape, seed))
+    comfy.model_management.load_models_gpu([patcher])
+    return patcher
+
+
+def _timed_evaluations(times: list[float]):
+    """Outermost DIFFUSION_MODEL wrapper: wall time of every model evaluation."""
+
+    def wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return executor(*args, **kwargs)
+        finally:
+            times.append(time.perf_counter() - start)
+
+    return wrapper
+
+
+@dataclass
+class Overhead:
+    """Seconds spent inside SemCache's bookkeeping functions, by function."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+# (module under semcache_core, class, method): everything SemCache adds to a computed step.
+INSTRUMENTED = (
+    ("state", "Evaluation", "decide"),
+    ("state", "Evaluation", "add_probe"),
+    ("state", "RunState", "store_residual"),
+    ("state", "RunState", "note_computed_prompt"),
+    ("error", "ErrorAccumulator", "record_computed"),
+)
+
+
+@contextmanager
+def instrument(pack: Any) -> Iterator[Overhead]:
+    """Time SemCache's bookkeeping methods (patched on the classes for the duration)."""
+    found = Overhead()
+    originals = []
+    for module, cls_name, method in INSTRUMENTED:
+        cls = getattr(import_module(f"{pack.__name__}.semcache_core.{module}"), cls_name)
+        original = getattr(cls, method)
+        originals.append((cls, method, original))
+
+        def timed(*args: Any, _original: Any = original, _name: str = f"{cls_name}.{method}", **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                found.seconds[_name] += time.perf_counter() - start
+                found.calls[_name] += 1
+
+        setattr(cls, method, timed)
+    try:
+        yield found
+    finally:
+        for cls, method, original in originals:
+            setattr(cls, method, original)
+
+
+@dataclass
+class StepTimes:
+    tokens: int
+    full: list[float]  # uncached evaluations
+    computed: list[float]  # SemCache computed evaluations with probes active
+    skipped: list[float]  # SemCache skipped evaluations
+    overhead: Overhead
+    computed_count: int
+
+    @property
+    def overhead_per_computed(self) -> float:
+        return sum(self.overhead.seconds.values()) / max(self.computed_count, 1)
+
+
+def measure(model: Any, pack: Any, latent: tuple[int, int, int], steps: int = 4, cfg: float = 6.0) -> StepTimes:
+    """One uncached and one SemCache run of `steps` steps (SemCache forced to skip step 2 of 0..3).
+
+    SemCache settings: warm-up 2 evaluations, start 0, a huge threshold, so the pattern is
+    computed, computed (probes on), skipped, computed (the last step is always computed).
+    """
+    import comfy.patcher_extension as pe
+    import comfy.sample
+
+    glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
+    config = import_module(f"{pack.__name__}.semcache_core.config")
+    frames, height, width = latent
+    lat = torch.zeros(1, 16, frames, height, width)
+    gen = torch.Generator().manual_seed(0)
+    positive = [[torch.randn(1, 512, 4096, generator=gen) * (torch.arange(512) < 24).view(1, -1, 1), {}]]
+    negative = [[torch.randn(1, 512, 4096, generator=gen) * (torch.arange(512) < 8).view(1, -1, 1), {}]]
+
+    def run(patched: Any) -> list[float]:
+        times: list[float] = []
+        timed = patched.clone()
+        timed.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "bench_timing", _timed_evaluations(times))
+        # the timing wrapper must be outermost: move it to the front of the wrapper dict
+        wrappers = timed.wrappers[pe.WrappersMP.DIFFUSION_MODEL]
+        wrappers_in_order = {"bench_timing": wrappers.pop("bench_timing"), **wrappers}
+        wrappers.clear()
+        wrappers.update(wrappers_in_order)
+        with torch.inference_mode():
+            comfy.sample.sample(timed, comfy.sample.prepare_noise(lat, 0), steps, cfg, "euler", "simple",
+                                positive, negative, lat, seed=0, disable_pbar=True)
+        return times
+
+    full = run(model)
+    cfg_obj = config.SemCacheConfig(threshold_scale=1e6, start_percent=0.0, max_skip_steps=1, min_steps=3)
+    patched = glue.patch_model(model, cfg_obj)
+    with instrument(pack) as overhead:
+        cached = run(patched)
+    records = glue.latest_stats(patched).records
+    decisions = [r.decision for r in records]
+    computed = [t for i, (t, d) in enumerate(zip(cached, decisions)) if d == "computed" and i >= 1]
+    skipped = [t for t, d in zip(cached, decisions) if d == "skipped"]
+    tokens = frames * (height // 2) * (width // 2)
+    return StepTimes(tokens, full, computed, skipped, overhead, sum(d == "computed" for d in decisions))
+
+
+def summary(t: StepTimes) -> dict[str, float]:
+    """Medians (a step = one batched cond+uncond evaluation) and the overhead as % of a full step."""
+    full = median(t.full)
+    return {
+        "tokens": t.tokens,
+        "full_step_s": full,
+        "semcache_computed_step_s": median(t.computed) if t.computed else float("nan"),
+        "skipped_step_s": median(t.skipped) if t.skipped else float("nan"),
+        "skipped_pct_of_full": 100 * median(t.skipped) / full if t.skipped else float("nan"),
+        "overhead_ms": 1000 * t.overhead_per_computed,
+        "overhead_pct_of_full": 100 * t.overhead_per_computed / full,
+        "ab_overhead_pct": 100 * (median(t.computed) - full) / full if t.computed else float("nan"),
+    }

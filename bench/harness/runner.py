@@ -1,0 +1,122 @@
+"""Run one (method, prompt) sample through ComfyUI's real sampler and measure it.
+
+`comfy.sample.sample` with the patched MODEL is the KSampler path; the proxy's text encoder
+gives the conditioning, the proxy codec turns the output LATENT into RGB for the metrics.
+Times: wall clock and this process's CPU time (with one torch thread, CPU time is what the
+sample cost even when other jobs share the machine; wall time also counts their interference).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import import_module
+from statistics import mean
+from typing import Any
+
+import torch
+
+from proxy.comfy_nodes.proxy_codec import raw_to_rgb
+from proxy.comfy_nodes.proxy_text import encode
+
+from .methods import Method
+from .metrics import fidelity, motion_energy
+from .prompts import NEGATIVE, BenchPrompt
+from .work import BlockWork
+
+
+@dataclass(frozen=True)
+class SamplingSetup:
+    """The KSampler settings of ComfyUI's Wan 2.1 T2V workflow, on the proxy's latent size."""
+
+    steps: int = 30
+    cfg: float = 6.0
+    sampler: str = "uni_pc"
+    scheduler: str = "simple"
+    frames: int = 9
+    height: int = 8
+    width: int = 8
+
+    def latent(self) -> torch.Tensor:
+        return torch.zeros(1, 16, self.frames, self.height, self.width)
+
+
+@dataclass
+class Sample:
+    video: torch.Tensor  # (3, T, H, W) RGB in [0, 1]
+    wall: float
+    cpu: float
+    work: BlockWork
+    stats: Any  # SemCache RunStats or None
+
+
+def sample(model: Any, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
+    import comfy.sample
+
+    lat = setup.latent()
+    noise = comfy.sample.prepare_noise(lat, prompt.seed)
+    positive = [[encode(prompt.text), {}]]
+    negative = [[encode(NEGATIVE), {}]]
+    with torch.inference_mode(), BlockWork(model) as work:  # ComfyUI executes nodes in inference mode
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        out = comfy.sample.sample(
+            model, noise, setup.steps, setup.cfg, setup.sampler, setup.scheduler, positive, negative, lat,
+            seed=prompt.seed, disable_pbar=True, callback=work.callback,
+        )
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        video = raw_to_rgb(out)[0]
+    return Sample(video, wall, cpu, work, None)
+
+
+def run_method(model: Any, pack: Any, method: Method, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
+    """`method` applied to `model` (with the input copy of fairness.py unless it opts out), sampled."""
+    patched = method.apply(model, pack)
+    result = sample(patched, prompt, setup)
+    if method.family == "semcache":
+        result.stats = import_module(f"{pack.__name__}.semcache_core.comfy_glue").latest_stats(patched)
+    return result
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return mean(kept) if kept else None
+
+
+def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample) -> dict[str, Any]:
+    """One CSV row: the method, the prompt, speed (vs the same prompt uncached) and fidelity."""
+    out: dict[str, Any] = {
+        "method": method.label,
+        "family": method.family,
+        "tag": method.tag,
+        "knob": method.knob,
+        "settings": json.dumps(method.settings, sort_keys=True),
+        "prompt": prompt.text,
+        "motion_class": prompt.motion_class,
+        "seed": prompt.seed,
+        "steps": len(result.work.per_step),
+        "skipped_steps": result.work.skipped_steps,
+        "pattern": result.work.step_pattern(),
+        "block_work": result.work.total,
+        "ref_block_work": ref.work.total,
+        "ref_wall_s": ref.wall,
+        "ref_cpu_s": ref.cpu,
+        "work_speedup": ref.work.total / max(result.work.total, 1),
+        "wall_s": result.wall,
+        "cpu_s": result.cpu,
+        "wall_speedup": ref.wall / result.wall,
+        "cpu_speedup": ref.cpu / result.cpu,
+        "ref_motion_energy": motion_energy(ref.video),
+        **fidelity(result.video, ref.video),
+    }
+    stats = result.stats
+    if stats is not None:
+        scored = [r for r in stats.records if r.p_s is not None]
+        out.update(
+            semcache_estimated_speedup=stats.estimated_speedup,
+            p_s_mean=_mean([r.p_s for r in scored]),
+            m_norm_mean=_mean([r.m_norm for r in scored]),
+            d_norm_mean=_mean([r.d_norm for r in scored]),
+            tau_mean=_mean([r.threshold for r in stats.records]),
+        )
+    return out
