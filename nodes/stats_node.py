@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
 
 class SemCacheStats(io.ComfyNode):
@@ -23,8 +23,8 @@ class SemCacheStats(io.ComfyNode):
             ],
             outputs=[
                 io.Latent.Output("latent_out", display_name="latent", tooltip="The same latent, unchanged (connect to VAE Decode)."),
-                io.String.Output("report", tooltip="The run report as text."),
-                io.Image.Output("plot", tooltip="Timeline: estimated error vs threshold, computed/skipped steps."),
+                io.String.Output("report", display_name="report", tooltip="The run report as text."),
+                io.Image.Output("plot", display_name="plot", tooltip="Timeline: estimated error vs threshold, computed/skipped steps."),
             ],
             is_output_node=True,
         )
@@ -47,4 +47,6 @@ class SemCacheStats(io.ComfyNode):
                 "Cache Stats: the patched model has not run yet (connect this node after the sampler)."
             )
         plot = render_timeline(stats, report.splitlines()[0])
-        return io.NodeOutput(latent, report, plot, ui=ui.PreviewText(report))
+        # "text" is what core nodes use for text previews; "semcache_stats" feeds the web timeline.
+        shown = {"text": (report,), "semcache_stats": (stats.to_dict() if stats else None,)}
+        return io.NodeOutput(latent, report, plot, ui=shown)

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .adapters import ModelAdapter, detect_adapter
+from .adapters import ModelAdapter, ProbePoint, detect_adapter
 from .config import SemCacheConfig
 from .registry import latest, publish
 from .state import Evaluation, RunState
@@ -42,10 +42,14 @@ class SemCacheHolder:
 
 
 class BlockSlot:
-    """Our entry in one `patches_replace["dit"]` slot; calls the slot's previous occupant."""
+    """Our entry in one `patches_replace["dit"]` slot; calls the slot's previous occupant.
 
-    def __init__(self, index: int, inner: Any = None):
-        self.index = index
+    `position` is the block's place in the whole stack (HunyuanVideo: doubles, then singles).
+    """
+
+    def __init__(self, position: int, block_type: str, inner: Any = None):
+        self.position = position
+        self.block_type = block_type
         self.inner = inner
 
     def __call__(self, args: dict, extra: dict) -> dict:
@@ -57,7 +61,7 @@ class BlockSlot:
         evaluation = _current.get()
         if evaluation is None:
             return call(args)
-        return evaluation.run_block(self.index, args, call)
+        return evaluation.run_block(self.position, self.block_type, args, call)
 
 
 def diffusion_model_of(model: Any) -> Any:
@@ -81,7 +85,8 @@ def _install(model: Any, psa: SemCacheConfig | None, tmm: TMMConfig | None) -> A
     import comfy.patcher_extension as pe
 
     diffusion_model = diffusion_model_of(model)
-    adapter = detect_adapter(diffusion_model)  # raises UnsupportedModelError before any change
+    # raises UnsupportedModelError before any change
+    adapter = detect_adapter(diffusion_model, type(getattr(model, "model", None)).__name__)
     patched = model.clone()
     transformer_options = patched.model_options.setdefault("transformer_options", {})
     transformer_options[HOLDER_KEY] = SemCacheHolder(psa, tmm, uuid.uuid4().hex)
@@ -92,11 +97,11 @@ def _install(model: Any, psa: SemCacheConfig | None, tmm: TMMConfig | None) -> A
         patched.remove_wrappers_with_key(wrapper_type, WRAPPER_KEY)  # re-patching replaces, never stacks
         patched.add_wrapper_with_key(wrapper_type, WRAPPER_KEY, fn)
     slots = transformer_options.get("patches_replace", {}).get("dit", {})
-    for block_type, index in adapter.block_keys(diffusion_model):
+    for position, (block_type, index) in enumerate(adapter.block_keys()):
         existing = slots.get((block_type, index))
         if isinstance(existing, BlockSlot):
             continue
-        patched.set_model_patch_replace(BlockSlot(index, existing), "dit", block_type, index)
+        patched.set_model_patch_replace(BlockSlot(position, block_type, existing), "dit", block_type, index)
     return patched
 
 
@@ -126,7 +131,6 @@ def outer_sample_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
         holder.psa,
         holder.tmm,
         adapter,
-        diffusion_model,
         args[3],
         percent_to_sigma=sampling.percent_to_sigma,
         denoise=_denoiser(sampling),
@@ -195,6 +199,10 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
     if foreign is not None:
         run.stats.warn(f"block slot {foreign} is held by another node: those evaluations ran uncached")
         return executor(*args, **kwargs)
+    blocked = run.adapter.evaluation_blocker(args, kwargs)
+    if blocked is not None:
+        run.stats.warn(f"{blocked}: those evaluations ran uncached")
+        return executor(*args, **kwargs)
     sigmas = transformer_options.get("sigmas")
     sigma = float(sigmas.flatten()[0]) if sigmas is not None else 0.0
     evaluation = Evaluation(
@@ -209,8 +217,8 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
     handles = []
     try:
         if evaluation.cond_chunks and run.wants_probe():
-            for module in run.adapter.probe_modules(executor.class_obj, run.probe_layers):
-                handles.append(module.register_forward_hook(_probe_hook(evaluation)))
+            for point in run.adapter.probe_points(run.probe_layers):
+                handles.extend(_probe_hooks(evaluation, point))
         out = executor(*args, **kwargs)
         if getattr(out, "is_cuda", False):
             import torch
@@ -224,9 +232,20 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
         _current.reset(token)
 
 
-def _probe_hook(evaluation: Evaluation):
-    def hook(module: Any, inputs: tuple, output: Any) -> None:
-        if inputs and hasattr(output, "shape"):
-            evaluation.add_probe(inputs[0], output)
+def _probe_hooks(evaluation: Evaluation, point: ProbePoint) -> list:
+    """Temporary forward hooks pairing Z_in (input of in_module) with Z_out (output of out_module)."""
+    pending: list = []
 
-    return hook
+    def take_input(module: Any, inputs: tuple, output: Any) -> None:
+        if inputs:
+            pending[:] = [inputs[0]]
+
+    def take_output(module: Any, inputs: tuple, output: Any) -> None:
+        if point.in_module is module and inputs:
+            pending[:] = [inputs[0]]
+        if pending and hasattr(output, "shape"):
+            evaluation.add_probe(pending.pop(), output, point.joint)
+
+    if point.in_module is point.out_module:
+        return [point.out_module.register_forward_hook(take_output)]
+    return [point.in_module.register_forward_hook(take_input), point.out_module.register_forward_hook(take_output)]

@@ -49,7 +49,6 @@ class RunState:
         psa: SemCacheConfig | None,
         tmm: TMMConfig | None,
         adapter: ModelAdapter,
-        diffusion_model: Any,
         sigmas: torch.Tensor,
         percent_to_sigma: Callable[[float], float],
         denoise: Denoiser | None = None,
@@ -58,10 +57,9 @@ class RunState:
         self.config = psa or SemCacheConfig()
         self.tmm = tmm if tmm is not None and tmm.active else None
         self.adapter = adapter
-        self.diffusion_model = diffusion_model
         self.denoise = denoise
         config = self.config
-        self.block_keys = adapter.block_keys(diffusion_model)
+        self.block_keys = adapter.block_keys()
         self.probe_layers = select_probe_layers(len(self.block_keys), config.probe_layers)
         self.alpha, self.beta = config.weights(adapter.default_alpha, adapter.default_beta)
         schedule = [float(s) for s in sigmas.flatten().tolist()]
@@ -81,8 +79,8 @@ class RunState:
         self.residuals: dict[tuple[Hashable, Hashable], torch.Tensor] = {}
         self.score: SemanticScore | None = None
         self.scored_computations = 0
-        self.stats = RunStats(family=adapter.variant(diffusion_model), total_steps=self.steps, settings=self._settings())
-        self.disabled_reason: str | None = adapter.caching_blocker(diffusion_model)
+        self.stats = RunStats(family=adapter.variant(), total_steps=self.steps, settings=self._settings())
+        self.disabled_reason: str | None = adapter.caching_blocker()
         if self.disabled_reason is None and self.steps < config.min_steps:
             self.disabled_reason = (
                 f"schedule has {self.steps} steps, fewer than min_steps={config.min_steps} "
@@ -91,7 +89,7 @@ class RunState:
         self.stats.disabled_reason = self.disabled_reason
         self.tmm_disabled_reason: str | None = None
         if self.tmm is not None and self.disabled_reason is None:
-            blocker = adapter.tmm_blocker(diffusion_model)
+            blocker = adapter.tmm_blocker()
             if blocker:
                 self.disable_tmm(blocker)
         self._started = time.perf_counter()
@@ -169,7 +167,6 @@ class RunState:
         self.residuals.clear()
         self.windows.clear()
         self.score = None
-        self.diffusion_model = None
 
 
 class Evaluation:
@@ -200,6 +197,7 @@ class Evaluation:
         self.stack_in: torch.Tensor | None = None
         self.blocks_run = 0
         self.tokens = 0
+        self.text_tokens = 0
         self.started = time.perf_counter()
         self.last_block = len(run.block_keys) - 1
         # TMM: the frames computed this evaluation and the gathered per-token block inputs
@@ -272,9 +270,9 @@ class Evaluation:
         run = self.run
         if not run.tmm_enabled:
             return []
-        latent = run.adapter.latent_frames(run.diffusion_model, self.model_input)
+        latent = run.adapter.latent_frames(self.model_input)
         frames = latent.shape[2]
-        tokens_per_frame = run.adapter.tokens_per_frame(run.diffusion_model, latent)
+        tokens_per_frame = run.adapter.tokens_per_frame(latent)
         if x.shape[1] != frames * tokens_per_frame:
             run.disable_tmm(
                 f"{x.shape[1]} block tokens are not {frames} frames x {tokens_per_frame} tokens "
@@ -314,50 +312,62 @@ class Evaluation:
         return sub
 
     # -- block slot entry -------------------------------------------------------------------
-    def run_block(self, index: int, args: dict, call: BlockCall) -> dict:
+    @property
+    def image_token_count(self) -> int:
+        """Image tokens the blocks currently carry (fewer on a TMM-pruned evaluation)."""
+        return len(self.token_index) if self.token_index is not None else self.tokens
+
+    def run_block(self, position: int, block_type: str, args: dict, call: BlockCall) -> dict:
         adapter = self.run.adapter
-        if index == 0:
+        if position == 0:
             x = adapter.stack_input(args)
             self.tokens = x.shape[1] if x.ndim >= 2 else 0
+            self.text_tokens = adapter.text_tokens(args)
             self.decision = self.decide(x)
             self.skip = self.decision.skip
             if self.skip:
-                return adapter.skipped_output(args, x + self.cached_residual_batch(x))
+                hidden = x + self.cached_residual_batch(x)
+                return adapter.with_image_tokens(adapter.passthrough(args, block_type), block_type, hidden,
+                                                 self.tokens, self.text_tokens)
             self.stack_in = x.clone() if adapter.blocks_mutate_input else x
             reused = self.choose_reused_frames(x)
             if reused:
                 args = self.start_partial(args, x, reused)
         elif self.skip:
-            return adapter.passthrough(args)
+            return adapter.passthrough(args, block_type)
         elif self.subset_inputs is not None:
             args = {**args, **self.subset_inputs}
         out = call(args)
         self.blocks_run += 1
-        if index == self.last_block and self.stack_in is not None:
-            out = self.finish_stack(out)
+        if position == self.last_block and self.stack_in is not None:
+            out = self.finish_stack(out, block_type)
         return out
 
-    def finish_stack(self, out: dict) -> dict:
+    def finish_stack(self, out: dict, block_type: str) -> dict:
         """Scatter a pruned stack back to full size; update residuals and Eq. 8 records."""
         adapter, stack_in = self.run.adapter, self.stack_in
-        stack_out = adapter.stack_output(out)
+        n_img, n_txt = self.image_token_count, self.text_tokens
+        hidden = adapter.image_tokens(out, block_type, n_img, n_txt)
         if self.token_index is not None:
-            previous = self.cached_residual_batch(stack_in)
-            residual = previous.clone()
-            residual[:, self.token_index] = stack_out - stack_in[:, self.token_index]
-            stack_out = stack_in + residual  # reused frames: x_before_first_block + R_frame
-            out = adapter.skipped_output(out, stack_out)
+            residual = self.cached_residual_batch(stack_in).clone()
+            residual[:, self.token_index] = hidden - stack_in[:, self.token_index]
+            hidden = stack_in + residual  # reused frames: x_before_first_block + R_frame
+            out = adapter.with_image_tokens(out, block_type, hidden, n_img, n_txt)
         else:
-            residual = stack_out - stack_in
+            residual = hidden - stack_in
         for j, stream in enumerate(self.streams):
             self.run.store_residual(stream, self.window, self.chunk(residual, j))
         if self.leader_index is not None:
             self.run.window(self.window).errors.record_computed(
-                self.leader_sample(stack_in), self.leader_sample(stack_out)
+                self.leader_sample(stack_in), self.leader_sample(hidden)
             )
         return out
 
-    def add_probe(self, z_in: torch.Tensor, z_out: torch.Tensor) -> None:
+    def add_probe(self, z_in: torch.Tensor, z_out: torch.Tensor, joint: bool = False) -> None:
+        if joint:
+            part = self.run.adapter.image_part
+            z_in = part(z_in, self.image_token_count, self.text_tokens)
+            z_out = part(z_out, self.image_token_count, self.text_tokens)
         zi, zo = self.cond_rows(z_in), self.cond_rows(z_out)
         if zi is not None and zo is not None:
             self.probe.add(zi, zo)
@@ -390,7 +400,7 @@ class Evaluation:
             if controller.staleness is not None:
                 controller.staleness.update(self.reused_frames)
             if output is not None and run.tmm.motion_source == "predicted_clean" and run.denoise is not None:
-                latent = run.adapter.latent_frames(run.diffusion_model, self.model_input)
+                latent = run.adapter.latent_frames(self.model_input)
                 rows = slice(self.leader_index * self.rows, (self.leader_index + 1) * self.rows)
                 out_latent = output[rows, : latent.shape[1]]
                 controller.predicted_clean = run.denoise(latent[rows], out_latent, self.sigma).detach()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no inf/nan: send None instead."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 @dataclass
@@ -120,6 +126,35 @@ class RunStats:
         if self.error:
             warnings.append(f"run ended early: {self.error}")
         return head + ("; warnings: " + "; ".join(warnings) if warnings else "")
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary and per-step timeline, sent to the web extension with the report."""
+        return {
+            "family": self.family,
+            "total_steps": self.total_steps,
+            "computed": self.computed,
+            "partial": self.partial,
+            "skipped": self.skipped,
+            "estimated_speedup": round(self.estimated_speedup, 4),
+            "measured_speedup": None if self.measured_speedup is None else round(self.measured_speedup, 4),
+            "cache_mib": round(self.cache_bytes / 2**20, 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "disabled_reason": self.disabled_reason,
+            "warnings": self.final_warnings(),
+            "steps": [
+                {
+                    "step": r.step,
+                    "sigma": r.sigma,
+                    "decision": r.decision,
+                    "error": _finite(r.error),
+                    "threshold": _finite(r.threshold),
+                    "p_s": _finite(r.p_s),
+                    "frames_total": r.frames_total,
+                    "frames_reused": r.frames_reused,
+                }
+                for r in self.records
+            ],
+        }
 
     def report(self) -> str:
         """Multi-line text for the Cache Stats node."""

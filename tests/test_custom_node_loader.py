@@ -71,9 +71,9 @@ def test_comfy_loader_registers_nodes_and_web_dir(comfy_nodes):
         assert node_cls.__module__.startswith(_loader_module_name() + "."), node_cls.__module__
 
     web = (REPO / "web").resolve()
-    # pyproject.toml [tool.comfy] web registers under the project name; WEB_DIRECTORY under the folder name.
-    assert Path(nodes.EXTENSION_WEB_DIRS["semcache"]).resolve() == web
+    # WEB_DIRECTORY registers under the install folder's name (only once: pyproject sets no web dir).
     assert Path(nodes.EXTENSION_WEB_DIRS[REPO.name]).resolve() == web
+    assert sum(Path(d).resolve() == web for d in nodes.EXTENSION_WEB_DIRS.values()) == 1
     assert (web / "semcache_stats.js").is_file()
     assert Path(nodes.LOADED_MODULE_DIRS[REPO.name]).resolve() == REPO
 

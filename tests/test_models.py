@@ -10,29 +10,32 @@ from test_exactness import patched, stats
 
 
 @pytest.fixture(scope="module")
-def hunyuan(comfy, ckpt_dir):
-    from tiny_models import build_hunyuan_video, load
+def image_model(comfy, ckpt_dir):
+    """HunyuanImage 2.1: a real ComfyUI model SemCache does not support (an image model)."""
+    from tiny_models import build_hunyuan, load
 
-    return load(build_hunyuan_video(ckpt_dir / "tiny_hunyuan.safetensors"))
+    return load(build_hunyuan("image21", ckpt_dir / "tiny_hunyuan_image21.safetensors"))
 
 
-def test_unsupported_model_gets_a_clear_error_at_patch_time(pack, hunyuan):
+def test_unsupported_model_gets_a_clear_error_at_patch_time(pack, image_model):
     from semcache_pack.semcache_core.adapters import UnsupportedModelError
 
+    assert type(image_model.model).__name__ == "HunyuanImage21"
     with pytest.raises(UnsupportedModelError) as info:
-        patched(pack, hunyuan)
+        patched(pack, image_model)
     message = str(info.value)
-    assert "HunyuanVideo" in message and "Wan 2.1 / Wan 2.2" in message
-    assert "semcache" not in hunyuan.model_options.get("transformer_options", {})
+    assert "HunyuanImage21" in message and "comfy.ldm.hunyuan_video.model.HunyuanVideo" in message
+    assert "Wan 2.1 / Wan 2.2" in message and "HunyuanVideo 1.0 / 1.5" in message
+    assert "semcache" not in image_model.model_options.get("transformer_options", {})
 
 
-def test_unsupported_model_through_the_node(pack, hunyuan):
+def test_unsupported_model_through_the_node(pack, image_model):
     from semcache_pack.nodes import SemCachePatchModel
     from semcache_pack.semcache_core.adapters import UnsupportedModelError
 
-    with pytest.raises(UnsupportedModelError, match="HunyuanVideo"):
+    with pytest.raises(UnsupportedModelError, match="HunyuanImage21"):
         SemCachePatchModel.execute(
-            hunyuan, threshold_scale=1.0, start_percent=0.1, end_percent=1.0, max_skip_steps=4,
+            image_model, threshold_scale=1.0, start_percent=0.1, end_percent=1.0, max_skip_steps=4,
             probe_layers=15, alpha=-1.0, beta=-1.0, tanh_scale=1.0, error_model="input_scaled",
             cache_device="model_device",
         )

@@ -57,7 +57,7 @@ def test_stats_node_before_and_after_a_run(pack, wan_models):
     lat = {"samples": latent((1, 16, 3, 8, 8))}
     out = SemCacheStats.execute(model, lat)
     assert out[0] is lat and "has not run yet" in out[1]
-    assert out.ui.as_dict()["text"][0] == out[1]
+    assert out.ui["text"][0] == out[1] and out.ui["semcache_stats"][0] is None
 
     samples = sample(model, latent((1, 16, 3, 8, 8)), steps=30)
     out = SemCacheStats.execute(model, {"samples": samples})
@@ -72,6 +72,12 @@ def test_stats_node_before_and_after_a_run(pack, wan_models):
     assert plot.ndim == 4 and plot.shape[0] == 1 and plot.shape[-1] == 3
     assert 0.0 <= plot.min() and plot.max() <= 1.0
     assert run.skipped > 0 and skipped_marks(plot) == run.skipped
+    shown = out.ui["semcache_stats"][0]
+    assert [s["decision"] for s in shown["steps"]] == [r.decision for r in run.records]
+    assert (shown["computed"], shown["skipped"]) == (run.computed, run.skipped)
+    import json
+
+    json.dumps(out.ui)  # the UI payload must be JSON-serialisable for the websocket
 
 
 def test_stats_node_on_an_unpatched_model(pack, wan_models):

@@ -63,8 +63,24 @@ def load(path: Path):
     return patcher
 
 
-def build_hunyuan_video(path: Path, seed: int = 0) -> Path:
-    """A tiny HunyuanVideo 1.0 (vector_in present, so it is detected as HunyuanVideo)."""
+HUNYUAN_VARIANTS = {
+    # HunyuanVideo 1.0 T2V: vector_in (CLIP-L pooled) present, or it is detected as HunyuanImage 2.1
+    "hv10": dict(in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=64, patch_size=[1, 2, 2],
+                 guidance_embed=True, use_cond_type_embedding=False, vision_in_dim=None, depth_single_blocks=2,
+                 axes_dim=[16, 56, 56]),
+    # HunyuanVideo 1.5: 32 latent + 32 image + 1 mask channels, SigLIP vision_in, no single blocks
+    "hv15": dict(in_channels=65, out_channels=32, vec_in_dim=None, context_in_dim=64, patch_size=[1, 1, 1],
+                 guidance_embed=False, use_cond_type_embedding=True, vision_in_dim=1152, depth_single_blocks=0,
+                 axes_dim=[16, 56, 56]),
+    # HunyuanImage 2.1 shares the class with 2-D patches: an image model SemCache does not support
+    "image21": dict(in_channels=64, out_channels=64, vec_in_dim=None, context_in_dim=64, patch_size=[1, 1],
+                    guidance_embed=False, use_cond_type_embedding=False, vision_in_dim=None, depth_single_blocks=1,
+                    axes_dim=[64, 64]),
+}
+
+
+def build_hunyuan(variant: str, path: Path, depth: int = 3, seed: int = 0) -> Path:
+    """A tiny HunyuanVideo-class checkpoint built with ComfyUI's own class and key names."""
     import dataclasses
 
     import comfy.ops
@@ -74,16 +90,20 @@ def build_hunyuan_video(path: Path, seed: int = 0) -> Path:
     if path.exists():
         return path
     params = dict(
-        in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=64, hidden_size=128, mlp_ratio=4.0,
-        num_heads=1, depth=1, depth_single_blocks=1, axes_dim=[16, 56, 56], theta=256, patch_size=[1, 2, 2],
-        qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False, use_cond_type_embedding=False,
-        vision_in_dim=None, meanflow_sum=False,
+        hidden_size=128, mlp_ratio=4.0, num_heads=1, depth=depth, theta=256, qkv_bias=True, byt5=False,
+        meanflow=False, meanflow_sum=HUNYUAN_VARIANTS[variant]["vision_in_dim"] is not None,
+        **HUNYUAN_VARIANTS[variant],
     )
-    fields = {f.name for f in dataclasses.fields(HunyuanVideoParams)}
+    fields = {f.name for f in dataclasses.fields(HunyuanVideoParams)}  # newer ComfyUI adds fields
     torch.manual_seed(seed)
     model = HunyuanVideo(operations=comfy.ops.disable_weight_init, **{k: v for k, v in params.items() if k in fields})
     generator = torch.Generator().manual_seed(seed)
-    state = {k: (torch.randn(v.shape, generator=generator) * WEIGHT_SCALE).contiguous() for k, v in model.state_dict().items()}
+    state = {}
+    for key, value in model.state_dict().items():
+        if ("norm" in key or key.endswith(".scale")) and not key.endswith("bias") and value.ndim == 1:
+            state[key] = torch.ones(value.shape)
+        else:
+            state[key] = (torch.randn(value.shape, generator=generator) * WEIGHT_SCALE).contiguous()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path))
     return path

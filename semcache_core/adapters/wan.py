@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
-from .base import ModelAdapter
+from .base import ModelAdapter, ProbePoint
 
 # Variants that add work between blocks, outside the block slots: replacing the block stack
 # by a cached residual would apply that work twice (VACE hints, S2V audio injector, Animate
@@ -17,7 +16,6 @@ _BETWEEN_BLOCK_WORK = {
     "WanModel_S2V": "S2V injects audio between blocks, in place, outside the block slots",
     "AnimateWanModel": "Animate fuses face features between blocks, outside the block slots",
 }
-
 # Classes whose video tokens are exactly T*H/2*W/2 in frame-major order with per-token inputs
 # that follow the tokens (RoPE rows, per-frame modulation): frame pruning is safe for them.
 _TMM_CLASSES = {"WanModel", "CameraWanModel"}
@@ -33,44 +31,42 @@ class WanAdapter(ModelAdapter):
     def matches(cls, diffusion_model: object) -> bool:
         return "WanModel" in cls.class_names(diffusion_model)
 
-    def block_keys(self, diffusion_model: Any) -> list[tuple[str, int]]:
-        return [("double_block", i) for i in range(len(diffusion_model.blocks))]
+    def block_keys(self) -> list[tuple[str, int]]:
+        return [("double_block", i) for i in range(len(self.model.blocks))]
 
-    def probe_modules(self, diffusion_model: Any, layers: list[int]) -> list[torch.nn.Module]:
-        # cross_attn receives norm3(x) as its first positional input and returns the
-        # (ungated) cross-attention output: Z_in and Z_out of DESIGN §4.2.
-        return [diffusion_model.blocks[i].cross_attn for i in layers]
+    def probe_points(self, positions: list[int]) -> list[ProbePoint]:
+        # cross_attn receives norm3(x) as its first input and returns the (ungated)
+        # cross-attention output: Z_in and Z_out of DESIGN §4.2.
+        return [ProbePoint(self.model.blocks[i].cross_attn, self.model.blocks[i].cross_attn) for i in positions]
 
-    def variant(self, diffusion_model: Any) -> str:
-        name = type(diffusion_model).__name__
+    def variant(self) -> str:
+        name = type(self.model).__name__
         if name != "WanModel":
             return f"Wan ({name})"
-        model_type = getattr(diffusion_model, "model_type", "t2v")
-        out_dim = getattr(diffusion_model, "out_dim", 16)
-        label = "Wan 2.2 TI2V-5B" if out_dim == 48 else "Wan"
-        return f"{label} {str(model_type).upper()}"
+        label = "Wan 2.2 TI2V-5B" if getattr(self.model, "out_dim", 16) == 48 else "Wan"
+        return f"{label} {str(getattr(self.model, 'model_type', 't2v')).upper()}"
 
-    def caching_blocker(self, diffusion_model: Any) -> str | None:
-        for name in self.class_names(diffusion_model):
+    def caching_blocker(self) -> str | None:
+        for name in self.class_names(self.model):
             if name in _BETWEEN_BLOCK_WORK:
                 return _BETWEEN_BLOCK_WORK[name]
         return None
 
-    def tmm_blocker(self, diffusion_model: Any) -> str | None:
-        name = type(diffusion_model).__name__
+    def tmm_blocker(self) -> str | None:
+        name = type(self.model).__name__
         if name not in _TMM_CLASSES:
             return f"{name} adds tokens or per-token inputs beyond the video frames (TMM needs T*H/2*W/2 tokens)"
-        if tuple(getattr(diffusion_model, "patch_size", (1, 2, 2)))[0] != 1:
+        if tuple(getattr(self.model, "patch_size", (1, 2, 2)))[0] != 1:
             return "temporal patch size is not 1, so tokens are not per latent frame"
         return None
 
-    def latent_frames(self, diffusion_model: Any, x: torch.Tensor) -> torch.Tensor:
+    def latent_frames(self, x: torch.Tensor) -> torch.Tensor:
         # I2V/Fun inputs carry image/control channels after the latent: keep the latent only.
-        return x[:, : diffusion_model.out_dim]
+        return x[:, : self.model.out_dim]
 
-    def tokens_per_frame(self, diffusion_model: Any, x: torch.Tensor) -> int:
-        _, ph, pw = diffusion_model.patch_size
-        return math.ceil(x.shape[-2] / ph) * math.ceil(x.shape[-1] / pw)
+    def tokens_per_frame(self, latent: torch.Tensor) -> int:
+        _, ph, pw = self.model.patch_size
+        return math.ceil(latent.shape[-2] / ph) * math.ceil(latent.shape[-1] / pw)
 
     def gather_frames(self, args: dict, index: torch.Tensor, frames: list[int], total_frames: int) -> dict:
         sub = dict(args)
