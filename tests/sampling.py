@@ -62,16 +62,19 @@ class BlockCounter:
     _handles: list = field(default_factory=list)
 
     def __enter__(self) -> "BlockCounter":
-        blocks = self.model.get_model_object("diffusion_model").blocks
+        model = self.model.get_model_object("diffusion_model")
+        blocks = list(model.blocks) if hasattr(model, "blocks") else [*model.double_blocks, *model.single_blocks]
         for block in blocks:
-            self._handles.append(block.register_forward_hook(self._hook))
+            self._handles.append(block.register_forward_hook(self._hook, with_kwargs=True))
         self.n_blocks = len(blocks)
         return self
 
-    def _hook(self, module, inputs, output) -> None:
+    def _hook(self, module, args, kwargs, output) -> None:
+        # Wan passes the hidden states positionally; HunyuanVideo double blocks by keyword (img=).
+        x = args[0] if args else kwargs.get("img", kwargs.get("x"))
         self.calls += 1
-        self.rows += inputs[0].shape[0]
-        self.tokens.append(inputs[0].shape[1])
+        self.rows += x.shape[0]
+        self.tokens.append(x.shape[1])
 
     def callback(self, step, x0, x, total_steps) -> None:
         self.per_step.append(self.calls - self._mark)

@@ -1,0 +1,93 @@
+"""HunyuanVideo 1.0 and 1.5 on the real sampler: exactness, real skipping, TMM token counts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sampling import BlockCounter, latent, sample
+from test_exactness import patched, stats
+from test_tmm import with_psa, with_tmm
+
+CHANNELS = {"hv10": 16, "hv15": 32}
+PATCH = {"hv10": 2, "hv15": 1}
+
+
+@pytest.fixture(scope="module")
+def hunyuan(comfy, ckpt_dir):
+    from tiny_models import build_hunyuan, load
+
+    return {v: load(build_hunyuan(v, ckpt_dir / f"tiny_hunyuan_{v}.safetensors")) for v in CHANNELS}
+
+
+def conds(variant: str, pos_len: int = 20, neg_len: int = 13, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+
+    def one(length: int) -> list:
+        pooled = torch.randn(1, 768, generator=g) if variant == "hv10" else None  # 1.5 has no vector_in
+        return [[torch.randn(1, length, 64, generator=g), {"pooled_output": pooled}]]
+
+    return one(pos_len), one(neg_len)
+
+
+def run(model, variant, frames=3, size=8, steps=12, pos_len=20, neg_len=13, seed=0, callback=None):
+    pos, neg = conds(variant, pos_len, neg_len, seed)
+    lat = latent((1, CHANNELS[variant], frames, size, size))
+    return sample(model, lat, steps=steps, positive=pos, negative=neg, callback=callback)
+
+
+@pytest.mark.parametrize("variant", list(CHANNELS))
+@pytest.mark.parametrize("neg_len", [13, 20], ids=["separate_calls", "batched"])
+def test_bit_identical_with_skipping_and_tmm_disabled(pack, hunyuan, variant, neg_len):
+    model = hunyuan[variant]
+    base = run(model, variant, neg_len=neg_len)
+    off = with_tmm(with_psa(model, threshold_scale=0.0), reuse_ratio=0.0)
+    assert torch.equal(run(off, variant, neg_len=neg_len), base)
+    assert stats(off).family.startswith("HunyuanVideo 1.")
+
+
+@pytest.mark.parametrize("variant", list(CHANNELS))
+@pytest.mark.parametrize("neg_len", [13, 20], ids=["separate_calls", "batched"])
+def test_real_skipping_counted_on_blocks(pack, hunyuan, variant, neg_len):
+    model = patched(pack, hunyuan[variant], threshold_scale=5.0)
+    with BlockCounter(model) as counter:
+        out = run(model, variant, steps=30, neg_len=neg_len, callback=counter.callback)
+    assert torch.isfinite(out).all()
+    result = stats(model)
+    assert result.skipped > 0
+    calls = 2 if neg_len != 20 else 1
+    for record, n in zip(result.records, counter.per_step, strict=True):
+        assert n == (0 if record.decision == "skipped" else counter.n_blocks * calls), (record, n)
+    assert result.settings["alpha"] == 0.4 and result.settings["beta"] == 0.6  # paper's HunyuanVideo weights
+
+
+@pytest.mark.parametrize("variant", list(CHANNELS))
+def test_tmm_pruned_steps_get_exactly_the_expected_tokens(pack, hunyuan, variant):
+    frames, size = 6, 8
+    model = hunyuan[variant]
+    tmm = with_tmm(model, reuse_ratio=0.4, start_percent=0.0)
+    with BlockCounter(tmm) as counter:
+        out = run(tmm, variant, frames=frames, size=size, callback=counter.callback)
+    assert torch.isfinite(out).all()
+    result = stats(tmm)
+    assert result.tmm_disabled_reason is None and result.partial > 0
+    per_frame = (size // PATCH[variant]) ** 2
+    dm = model.get_model_object("diffusion_model")
+    n_double, n_single = len(dm.double_blocks), len(dm.single_blocks)
+    for record, tokens in zip(result.records, counter.step_tokens, strict=True):
+        kept = record.frames_total - len(record.frames_reused)
+        assert record.frame_map()[0] == "#"
+        # separate calls (text 20 and 13): per call, doubles see image tokens, singles image + text
+        expected = []
+        for txt in (20, 13):
+            expected += [kept * per_frame] * n_double + [kept * per_frame + txt] * n_single
+        assert tokens == expected, (record, tokens)
+
+
+def test_two_runs_in_a_row_with_other_prompt_lengths_and_sizes(pack, hunyuan):
+    model = with_tmm(with_psa(hunyuan["hv10"], threshold_scale=2.0), reuse_ratio=0.3)
+    first = run(model, "hv10", frames=4, size=8, steps=20, pos_len=20, neg_len=13)
+    second = run(model, "hv10", frames=3, size=12, steps=16, pos_len=31, neg_len=7, seed=1)
+    fresh_model = with_tmm(with_psa(hunyuan["hv10"], threshold_scale=2.0), reuse_ratio=0.3)
+    assert torch.equal(second, run(fresh_model, "hv10", frames=3, size=12, steps=16, pos_len=31, neg_len=7, seed=1))
+    assert torch.equal(first, run(model, "hv10", frames=4, size=8, steps=20, pos_len=20, neg_len=13))
