@@ -50,7 +50,7 @@ fi
 stamp="$VENV/.semcache-reqs-$(echo "$COMFY" | cksum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ]; then
   echo "[setup] installing ComfyUI requirements (torch stays CPU; frontend/templates not needed headless)"
-  grep -vE '^\s*(#|$)|^(torch|torchvision|torchaudio|comfyui-frontend-package|comfyui-workflow-templates|comfyui-embedded-docs|kornia|spandrel)\b' \
+  grep -vE '^\s*(#|$)|^(torch|torchvision|torchaudio|comfyui-frontend-package|comfyui-workflow-templates|comfyui-embedded-docs|kornia|spandrel|PyOpenGL|comfy-angle)\b' \
     "$COMFY/requirements.txt" > "$VENV/comfy-reqs.txt"
   "${PIP[@]}" install -r "$VENV/comfy-reqs.txt" -r "$ROOT/requirements-dev.txt" torch==2.13.0
   touch "$stamp"
@@ -59,5 +59,10 @@ if ! "$VENV/bin/python" -c "import torchvision" 2>/dev/null; then
   echo "[setup] torchvision does not load beside CPU torch 2.13.0: installing the import-only shim"
   site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   rm -rf "$site/torchvision"; cp -r "$ROOT/scripts/shims/torchvision" "$site/torchvision"
+fi
+if [ -n "${COMFYUI_DIR:-}" ] && ! "$VENV/bin/python" -c "import torchaudio" 2>/dev/null; then
+  echo "[setup] newer ComfyUI imports torchaudio unconditionally: installing the import-only shim"
+  site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+  rm -rf "$site/torchaudio"; cp -r "$ROOT/scripts/shims/torchaudio" "$site/torchaudio"
 fi
 echo "[setup] ready: python=$VENV/bin/python comfyui=$COMFY"
