@@ -55,12 +55,13 @@ if [ ! -f "$stamp" ]; then
   "${PIP[@]}" install -r "$VENV/comfy-reqs.txt" -r "$ROOT/requirements-dev.txt" torch==2.13.0
   touch "$stamp"
 fi
-if ! "$VENV/bin/python" -c "import torchvision" 2>/dev/null; then
+is_shim() { "$VENV/bin/python" -c "import $1, sys; sys.exit(0 if 'semcache-shim' in $1.__version__ else 1)" 2>/dev/null; }
+if ! "$VENV/bin/python" -c "import torchvision" 2>/dev/null || is_shim torchvision; then
   echo "[setup] torchvision does not load beside CPU torch 2.13.0: installing the import-only shim"
   site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   rm -rf "$site/torchvision"; cp -r "$ROOT/scripts/shims/torchvision" "$site/torchvision"
 fi
-if [ -n "${COMFYUI_DIR:-}" ] && ! "$VENV/bin/python" -c "import torchaudio" 2>/dev/null; then
+if is_shim torchaudio || { [ -n "${COMFYUI_DIR:-}" ] && ! "$VENV/bin/python" -c "import torchaudio" 2>/dev/null; }; then
   echo "[setup] newer ComfyUI imports torchaudio unconditionally: installing the import-only shim"
   site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   rm -rf "$site/torchaudio"; cp -r "$ROOT/scripts/shims/torchaudio" "$site/torchaudio"
