@@ -308,7 +308,9 @@ class Evaluation:
             return args
         self.reused_frames = reused
         self.token_index = index
-        self.subset_inputs = {k: v for k, v in sub.items() if k != "img"}
+        # only what the adapter restricted (RoPE rows, masks, per-frame modulation) is reused by the
+        # later blocks; streams that flow from block to block (HunyuanVideo's txt) must not be.
+        self.subset_inputs = {k: v for k, v in sub.items() if k != "img" and v is not args.get(k)}
         return sub
 
     # -- block slot entry -------------------------------------------------------------------

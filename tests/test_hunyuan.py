@@ -91,3 +91,38 @@ def test_two_runs_in_a_row_with_other_prompt_lengths_and_sizes(pack, hunyuan):
     fresh_model = with_tmm(with_psa(hunyuan["hv10"], threshold_scale=2.0), reuse_ratio=0.3)
     assert torch.equal(second, run(fresh_model, "hv10", frames=3, size=12, steps=16, pos_len=31, neg_len=7, seed=1))
     assert torch.equal(first, run(model, "hv10", frames=4, size=8, steps=20, pos_len=20, neg_len=13))
+
+
+def test_tmm_keeps_the_text_stream_flowing_between_double_blocks(pack, hunyuan):
+    """On pruned steps each double block must get the text its predecessor produced.
+
+    Blocks update txt in place, so inputs are captured before the block runs."""
+    model = with_tmm(hunyuan["hv10"], reuse_ratio=0.4, start_percent=0.0)
+    blocks = model.get_model_object("diffusion_model").double_blocks
+    inputs: list[tuple[int, torch.Tensor]] = []
+    outputs: list[tuple[int, torch.Tensor]] = []
+
+    def before(index):
+        def capture(module, args, kwargs):
+            inputs.append((index, kwargs["txt"].clone()))
+
+        return capture
+
+    def after(index):
+        def capture(module, args, kwargs, output):
+            outputs.append((index, output[1].clone()))
+
+        return capture
+
+    handles = [b.register_forward_pre_hook(before(i), with_kwargs=True) for i, b in enumerate(blocks)]
+    handles += [b.register_forward_hook(after(i), with_kwargs=True) for i, b in enumerate(blocks)]
+    try:
+        run(model, "hv10", frames=6)
+    finally:
+        for h in handles:
+            h.remove()
+    assert stats(model).partial > 0
+    pairs = [(o, i) for o, i in zip(outputs, inputs[1:]) if i[0] == o[0] + 1]
+    assert len(pairs) == len([i for i in inputs if i[0] > 0])
+    for (_, txt_out), (_, txt_in) in pairs:
+        assert torch.equal(txt_in, txt_out)
