@@ -66,4 +66,38 @@ if is_shim torchaudio || { [ -n "${COMFYUI_DIR:-}" ] && ! "$VENV/bin/python" -c 
   site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   rm -rf "$site/torchaudio"; cp -r "$ROOT/scripts/shims/torchaudio" "$site/torchaudio"
 fi
+# Browser tests (tests/test_browser_ui.py): Debian's Chromium (never a downloaded browser build),
+# Playwright's Python driver from PyPI, and the real ComfyUI frontends from PyPI, unpacked under
+# .cache/frontends/<version>/: the one this ComfyUI pins and the newest one the tests know.
+# SEMCACHE_BROWSER_TESTS=0 skips all of it (and the tests).
+NEWEST_FRONTEND=1.58.1
+if [ "${SEMCACHE_BROWSER_TESTS:-1}" != 0 ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      echo "[setup] installing Debian's chromium for the browser tests"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+        echo "[setup] warning: could not install chromium; the browser tests will fail" >&2
+    else
+      echo "[setup] warning: no /usr/bin/chromium (install Debian's chromium, or set SEMCACHE_BROWSER_TESTS=0)" >&2
+    fi
+  fi
+  playwright_req=$(sed -nE 's/^(playwright==[^ #]+).*/\1/p' "$ROOT/requirements-dev.txt" | head -n1)
+  if ! "$VENV/bin/python" -c "import playwright.sync_api" 2>/dev/null; then
+    echo "[setup] installing $playwright_req (its bundled driver; no browser download)"
+    "${PIP[@]}" install "${playwright_req:-playwright}"
+  fi
+  pinned=$(sed -nE 's/^comfyui-frontend-package==([0-9A-Za-z.]+).*/\1/p' "$COMFY/requirements.txt" | head -n1)
+  for version in $pinned $NEWEST_FRONTEND; do
+    dest="$ROOT/.cache/frontends/$version"
+    if [ ! -f "$dest/comfyui_frontend_package/static/index.html" ]; then
+      echo "[setup] unpacking comfyui-frontend-package==$version into $dest"
+      rm -rf "$dest.partial"
+      if "${PIP[@]}" install --no-deps --target "$dest.partial" "comfyui-frontend-package==$version"; then
+        rm -rf "$dest"; mv "$dest.partial" "$dest"
+      else
+        echo "[setup] warning: could not install comfyui-frontend-package==$version" >&2
+      fi
+    fi
+  done
+fi
 echo "[setup] ready: python=$VENV/bin/python comfyui=$COMFY"

@@ -124,6 +124,33 @@ def prepare_base_dir(base: Path, build_model: bool = True) -> Path:
     return base
 
 
+PROXY_NODES_DIR_NAME = "semcache_proxy"
+PROXY_CHECKPOINT_NAME = "semcache_proxy_wan.safetensors"
+
+
+def install_proxy_nodes(base: Path) -> Path:
+    """Put the proxy model's nodes (bench/proxy/comfy_nodes: text encoder and decoder) into
+    `base`/custom_nodes as `semcache_proxy` (a symlink), as the proxy demo workflow needs them."""
+    source = REPO / "bench" / "proxy" / "comfy_nodes"
+    if not (source / "__init__.py").is_file():
+        raise RuntimeError(f"no proxy nodes at {source}")
+    link = Path(base) / "custom_nodes" / PROXY_NODES_DIR_NAME
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink() and not link.exists():
+        link.symlink_to(source, target_is_directory=True)
+    return link
+
+
+def write_user_settings(base: Path, settings: dict) -> Path:
+    """Frontend settings of the default user (`user/default/comfy.settings.json`), merged."""
+    path = Path(base) / "user" / "default" / "comfy.settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.is_file() else {}
+    current.update(settings)
+    path.write_text(json.dumps(current, indent=2))
+    return path
+
+
 class ServerError(RuntimeError):
     pass
 
@@ -131,11 +158,21 @@ class ServerError(RuntimeError):
 class ComfyServer:
     """One `python main.py` process; use as a context manager or call start()/stop()."""
 
-    def __init__(self, base: Path, port: int | None = None, extra_args: tuple[str, ...] = (), threads: int | None = 1):
+    def __init__(
+        self,
+        base: Path,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        threads: int | None = 1,
+        front_end_root: Path | None = None,
+    ):
         """`threads`: torch/OpenMP threads of the server (None = torch's default). 1 by default: the
         tiny models gain nothing from more, and with other torch processes busy on a 2-core machine
-        OpenMP oversubscription made a 30-step run 7-30x slower (17-42 s instead of 2.6 s)."""
+        OpenMP oversubscription made a 30-step run 7-30x slower (17-42 s instead of 2.6 s).
+        `front_end_root`: a real frontend's static folder (tests/browser/driver.py finds them) instead of the
+        minimal headless page, for browser tests."""
         self.base = Path(base)
+        self.front_end_root = Path(front_end_root).resolve() if front_end_root else self.base / "frontend"
         self.port = port or free_port()
         self.extra_args = tuple(extra_args)
         self.threads = threads
@@ -153,7 +190,7 @@ class ComfyServer:
             sys.executable, "main.py", "--cpu",
             "--listen", "127.0.0.1", "--port", str(self.port),
             "--base-directory", str(self.base),
-            "--front-end-root", str(self.base / "frontend"),
+            "--front-end-root", str(self.front_end_root),
             "--database-url", "sqlite:///:memory:",
             "--disable-auto-launch",
             *self.extra_args,

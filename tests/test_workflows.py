@@ -1,25 +1,44 @@
-"""The shipped example workflows (UI format) parse and their links are consistent.
+"""The shipped example workflows (UI format): structure, links, and how SemCache is wired in.
 
-Checked against a running ComfyUI (node types, widget values) in test_server_e2e.py.
+They are built by tests/browser/build_workflows.py; tests/test_browser_ui.py loads every one into
+the real frontend and has the server validate the prompt the frontend makes of it, and
+test_server_e2e.py checks semcache_wan_t2v.json against the server's node definitions.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from server_harness import PATCH_MODEL_INPUTS
 
-WORKFLOWS = sorted((Path(__file__).resolve().parents[1] / "workflows").glob("*.json"))
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
+SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustomAdvanced"}
+SEMCACHE_MODEL_NODES = {"SemCachePatchModel", "TMMFrameSelector"}
+LOADERS = {"UNETLoader": ["unet_name"], "CLIPLoader": ["clip_name"], "DualCLIPLoader": ["clip_name1", "clip_name2"],
+           "VAELoader": ["vae_name"]}  # fmt: skip
 
 
-def test_there_is_an_example_workflow():
-    assert "semcache_wan_t2v.json" in [p.name for p in WORKFLOWS]
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_there_are_example_workflows():
+    names = {p.stem for p in WORKFLOWS}
+    assert {
+        "semcache_wan_t2v",
+        "semcache_wan22_14b_t2v",
+        "semcache_hunyuan_video_t2v",
+        "semcache_proxy_wan_demo",
+    } <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_links_are_consistent(path: Path):
-    workflow = json.loads(path.read_text())
+    workflow = load(path)
     nodes = {node["id"]: node for node in workflow["nodes"]}
     assert len(nodes) == len(workflow["nodes"]), "duplicate node ids"
     assert workflow["last_node_id"] >= max(nodes)
@@ -45,15 +64,89 @@ def test_links_are_consistent(path: Path):
                 assert links[link_id][1:3] == [node["id"], slot]
 
 
-def test_semcache_nodes_are_wired_inline():
-    workflow = json.loads((Path(__file__).resolve().parents[1] / "workflows" / "semcache_wan_t2v.json").read_text())
-    by_type = {}
+def _source(workflow: dict, node: dict, input_name: str) -> dict:
+    """The node feeding `input_name` of `node`."""
+    link_id = next(i["link"] for i in node["inputs"] if i["name"] == input_name)
+    assert link_id is not None, f"{node['type']} #{node['id']}: {input_name} is not connected"
+    origin = next(link[1] for link in workflow["links"] if link[0] == link_id)
+    return next(n for n in workflow["nodes"] if n["id"] == origin)
+
+
+def _consumers(workflow: dict, node: dict, slot: int = 0) -> list[tuple[dict, str]]:
+    found = []
+    for link_id in node["outputs"][slot]["links"] or []:
+        link = next(link for link in workflow["links"] if link[0] == link_id)
+        target = next(n for n in workflow["nodes"] if n["id"] == link[3])
+        found.append((target, target["inputs"][link[4]]["name"]))
+    return found
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_sampler_is_cached_and_reported(path: Path):
+    """Each sampler samples a SemCache-patched model, and a Cache Stats node reads that model
+    right after it (inline: the sampler's latent goes through Cache Stats)."""
+    workflow = load(path)
+    samplers = [n for n in workflow["nodes"] if n["type"] in SAMPLERS and n.get("mode", 0) == 0]
+    assert samplers
+    for sampler in samplers:
+        if sampler["type"] == "SamplerCustomAdvanced":
+            guider = _source(workflow, sampler, "guider")
+            model = _source(workflow, guider, "model")
+        else:
+            model = _source(workflow, sampler, "model")
+        assert model["type"] in SEMCACHE_MODEL_NODES, f"{sampler['type']} #{sampler['id']} samples an uncached model"
+        stats = [t for t, name in _consumers(workflow, sampler) if t["type"] == "SemCacheStats" and name == "latent"]
+        assert len(stats) == 1, f"{sampler['type']} #{sampler['id']}: no Cache Stats on its output"
+        assert _source(workflow, stats[0], "model")["id"] == model["id"], "Cache Stats reads another model"
+        downstream = [name for _, name in _consumers(workflow, stats[0], 0)]
+        assert downstream, "Cache Stats' latent output goes nowhere (it must sit inline)"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_semcache_nodes_have_every_input(path: Path):
+    workflow = load(path)
+    patches = [n for n in workflow["nodes"] if n["type"] == "SemCachePatchModel"]
+    assert patches
+    for node in patches:
+        assert len(node["widgets_values"]) == len(PATCH_MODEL_INPUTS) - 1  # every input except `model`
     for node in workflow["nodes"]:
-        by_type.setdefault(node["type"], []).append(node)
-    patch, sampler, stats = by_type["SemCachePatchModel"][0], by_type["KSampler"][0], by_type["SemCacheStats"][0]
-    links = {link[0]: link for link in workflow["links"]}
-    model_link = next(i["link"] for i in sampler["inputs"] if i["name"] == "model")
-    assert links[model_link][1] == patch["id"]
-    latent_link = next(i["link"] for i in stats["inputs"] if i["name"] == "latent")
-    assert links[latent_link][1] == sampler["id"]
-    assert len(patch["widgets_values"]) == 12  # every SemCachePatchModel input except `model`
+        if node["type"] in ("KSampler", "KSamplerAdvanced", "RandomNoise") and node.get("mode", 0) == 0:
+            assert "fixed" in node["widgets_values"], f"{path.name}: {node['type']} seed is not fixed"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_model_files_have_download_links(path: Path):
+    """Loaders name their files as ComfyUI's official workflows do and carry the download link."""
+    workflow = load(path)
+    for node in workflow["nodes"]:
+        if node["type"] not in LOADERS or node["widgets_values"][0] == "semcache_proxy_wan.safetensors":
+            continue
+        models = {m["name"]: m for m in node.get("properties", {}).get("models", [])}
+        for index, _ in enumerate(LOADERS[node["type"]]):
+            name = node["widgets_values"][index]
+            assert name in models, f"{path.name}: {node['type']} #{node['id']} {name} has no download link"
+            assert models[name]["url"].startswith("https://") and models[name]["url"].split("?")[0].endswith(name)
+
+
+def _readme_section(title: str) -> str:
+    text = (REPO / "README.md").read_text()
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def test_readme_lists_every_workflow_and_its_files():
+    section = _readme_section("Workflows")
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([\w.]+\.json)` \|.*$", section, re.M)}
+    assert set(rows) == {p.name for p in WORKFLOWS}, sorted(rows)
+    for path in WORKFLOWS:
+        for node in load(path)["nodes"]:
+            for index, _ in enumerate(LOADERS.get(node["type"], [])):
+                name = node["widgets_values"][index]
+                assert name in rows[path.name], f"README row of {path.name} does not name {name}"
+
+
+def test_readme_screenshot_exists():
+    section = _readme_section("Screenshot")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", section)
+    assert images and all((REPO / image).is_file() for image in images), images

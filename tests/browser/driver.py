@@ -1,0 +1,307 @@
+"""Drives the real ComfyUI frontend in Debian's Chromium through Playwright (Python).
+
+Nothing is downloaded: the browser is /usr/bin/chromium (apt package `chromium`), Playwright's
+own driver comes inside its PyPI wheel, and the frontends are PyPI `comfyui-frontend-package`
+wheels that scripts/setup_env.sh unpacks under .cache/frontends/<version>/. The page may only
+talk to 127.0.0.1: every other request is aborted and recorded (`Browser.blocked`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from comfy_env import COMFY_DIR, REPO
+
+CHROMIUM = Path(os.environ.get("SEMCACHE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+FRONTENDS_DIR = REPO / ".cache" / "frontends"
+VIEWPORT = {"width": 1600, "height": 1000}
+NODE_CLASS = "SemCacheStats"
+
+
+@dataclass(frozen=True)
+class Frontend:
+    version: str
+    root: Path  # the static folder to pass as --front-end-root
+
+
+def pinned_frontend_version(comfy_dir: Path = COMFY_DIR) -> str | None:
+    """The comfyui-frontend-package version the ComfyUI checkout pins in its requirements.txt."""
+    try:
+        text = (comfy_dir / "requirements.txt").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^comfyui-frontend-package==([\w.]+)", text, re.M)
+    return match.group(1) if match else None
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.+-]", version))
+
+
+def installed_frontends() -> list[Frontend]:
+    """Frontends unpacked under .cache/frontends/ (SEMCACHE_FRONTENDS=1.32.9,1.58.1 picks some)."""
+    found = []
+    if FRONTENDS_DIR.is_dir():
+        for folder in FRONTENDS_DIR.iterdir():
+            static = folder / "comfyui_frontend_package" / "static"
+            if (static / "index.html").is_file():
+                found.append(Frontend(folder.name, static))
+    wanted = [v.strip() for v in os.environ.get("SEMCACHE_FRONTENDS", "").split(",") if v.strip()]
+    if wanted:
+        found = [f for f in found if f.version in wanted]
+    return sorted(found, key=lambda f: _version_key(f.version))
+
+
+def parse_hex(color: str) -> tuple[int, int, int]:
+    color = color.lstrip("#")
+    return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
+
+
+# -- page-side helpers (JavaScript run with page.evaluate) -------------------------------------------
+JS_READY = """() => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const types = window.LiteGraph?.registered_node_types;
+  return !!(app && app.graph && app.canvas && types && types.SemCacheStats
+            && typeof types.SemCacheStats.prototype.onExecuted === "function");
+}"""
+
+JS_LOAD_WORKFLOW = """async ([workflow, name]) => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  await app.loadGraphData(workflow, true, true, name,
+    {showMissingNodesDialog: false, showMissingModelsDialog: false, deferWarnings: true});
+  const types = window.LiteGraph.registered_node_types;
+  const nodes = app.graph.serialize().nodes;
+  return {
+    missing: [...new Set(workflow.nodes.map((n) => n.type).filter((t) => !types[t]))],
+    nodes: nodes.map((n) => ({id: n.id, type: n.type, mode: n.mode, widgets_values: n.widgets_values ?? null})),
+  };
+}"""
+
+JS_GRAPH_TO_PROMPT = """async () => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const p = await app.graphToPrompt();
+  return p.output;
+}"""
+
+JS_QUEUE = """async () => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  await app.queuePrompt(0, 1);
+}"""
+
+JS_NODE_STATE = """(id) => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const node = app.graph.getNodeById(id);
+  if (!node) return null;
+  const root = node.semcacheParts?.root;
+  return {
+    timeline: node.semcacheTimeline ?? null,
+    dataset: root ? {...root.dataset} : null,
+    summary: root?.querySelector(".semcache-summary")?.textContent ?? null,
+    warnings: root?.querySelector(".semcache-warnings")?.textContent ?? null,
+    report: root?.querySelector(".semcache-report")?.textContent ?? null,
+    elements: root ? [...root.querySelectorAll("*")].map((e) => e.tagName.toLowerCase()) : [],
+    size: [...node.size],
+    connected: !!root?.isConnected,
+  };
+}"""
+
+# Count the bars in the mark lane straight from the canvas pixels: one row near the lane's
+# bottom (the partial bars' shading covers only their top), classified by the extension's colors.
+JS_COUNT_BARS = """([id, colors]) => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const node = app.graph.getNodeById(id);
+  const canvas = node?.semcacheParts?.canvas;
+  if (!canvas || !canvas.width) return null;
+  const lane = node.semcacheTimeline?.lane;
+  if (!lane) return null;
+  const ratio = lane.ratio;
+  const root = node.semcacheParts.root;
+  const y = Math.floor((Number(root.dataset.laneBottom) - 2) * ratio);
+  const row = canvas.getContext("2d").getImageData(0, y, canvas.width, 1).data;
+  const runs = {}; for (const k of Object.keys(colors)) runs[k] = 0;
+  let prev = null;
+  for (let x = 0; x < canvas.width; x++) {
+    const [r, g, b] = [row[4 * x], row[4 * x + 1], row[4 * x + 2]];
+    let kind = null;
+    for (const [k, [cr, cg, cb]] of Object.entries(colors)) {
+      if (Math.abs(r - cr) <= 12 && Math.abs(g - cg) <= 12 && Math.abs(b - cb) <= 12) { kind = k; break; }
+    }
+    if (kind && kind !== prev) runs[kind] += 1;
+    prev = kind;
+  }
+  return runs;
+}"""
+
+# Put the node at a known place on screen at zoom 1 and return its box in page pixels, and where
+# the mark lane's bottom row lies (page y) so a screenshot can be checked like the canvas.
+JS_FRAME_NODE = """(id) => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const node = app.graph.getNodeById(id);
+  const ds = app.canvas.ds;
+  const title = window.LiteGraph.NODE_TITLE_HEIGHT ?? 30;
+  ds.scale = 1;
+  ds.offset[0] = 80 - node.pos[0];
+  ds.offset[1] = 170 + title - node.pos[1];
+  app.canvas.setDirty(true, true);
+  app.canvas.draw?.(true, true);
+  const rect = app.canvas.canvas.getBoundingClientRect();
+  return {
+    x: rect.left + (node.pos[0] + ds.offset[0]) * ds.scale - 6,
+    y: rect.top + (node.pos[1] + ds.offset[1]) * ds.scale - title - 6,
+    width: node.size[0] * ds.scale + 12,
+    height: (node.size[1] + title) * ds.scale + 12,
+  };
+}"""
+
+JS_LANE_ON_PAGE = """(id) => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const parts = app.graph.getNodeById(id)?.semcacheParts;
+  if (!parts) return null;
+  const r = parts.canvas.getBoundingClientRect();
+  const scale = r.width / parts.canvas.clientWidth;
+  return {left: r.left, right: r.right, y: r.top + (Number(parts.root.dataset.laneBottom) - 2) * scale,
+          visible: r.width > 0 && r.height > 0};
+}"""
+
+
+@dataclass
+class Browser:
+    """One Chromium with a fresh profile; `page` is its only tab."""
+
+    executable: Path = CHROMIUM
+    blocked: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> Browser:
+        from playwright.sync_api import sync_playwright
+
+        if not self.executable.is_file():
+            raise RuntimeError(f"no Chromium at {self.executable} (scripts/setup_env.sh installs Debian's chromium)")
+        self._profile = tempfile.mkdtemp(prefix="semcache_chromium_")
+        self._pw = sync_playwright().start()
+        try:
+            self.context = self._pw.chromium.launch_persistent_context(
+                self._profile, executable_path=str(self.executable), headless=True, args=list(CHROMIUM_FLAGS),
+                viewport=VIEWPORT, device_scale_factor=1, timeout=60_000,
+            )  # fmt: skip
+        except Exception:
+            self._pw.stop()
+            shutil.rmtree(self._profile, ignore_errors=True)
+            raise
+        self.context.set_default_timeout(30_000)
+        self.context.route("**/*", self._route)
+        self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text[:500]))
+        self.page.on("pageerror", lambda e: self.page_errors.append(str(e)[:1000]))
+        return self
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if re.match(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/", url) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.context.close()
+        finally:
+            self._pw.stop()
+            shutil.rmtree(self._profile, ignore_errors=True)
+
+    # -- the app --------------------------------------------------------------------------------
+    def open_app(self, url: str, timeout_s: float = 90.0) -> float:
+        started = time.monotonic()
+        self.page.goto(url, timeout=timeout_s * 1000, wait_until="domcontentloaded")
+        self.page.wait_for_function(JS_READY, timeout=timeout_s * 1000, polling=250)
+        return time.monotonic() - started
+
+    def frontend_version(self) -> str | None:
+        return self.page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ ?? null")
+
+    def load_workflow(self, workflow: dict, name: str) -> dict:
+        return self.page.evaluate(JS_LOAD_WORKFLOW, [workflow, name])
+
+    def graph_to_prompt(self) -> dict:
+        return self.page.evaluate(JS_GRAPH_TO_PROMPT)
+
+    def queue(self) -> None:
+        self.page.evaluate(JS_QUEUE)
+
+    def node_state(self, node_id: int) -> dict | None:
+        return self.page.evaluate(JS_NODE_STATE, node_id)
+
+    def wait_rendered(self, node_id: int, at_least: int = 1, timeout_s: float = 120.0) -> None:
+        self.page.wait_for_function(
+            """([id, n]) => {
+              const app = window.comfyAPI?.app?.app ?? window.app;
+              const root = app.graph.getNodeById(id)?.semcacheParts?.root;
+              return Number(root?.dataset.rendered || 0) >= n;
+            }""",
+            arg=[node_id, at_least], timeout=timeout_s * 1000, polling=250,
+        )  # fmt: skip
+
+    def extension_colors(self) -> dict[str, str]:
+        return self.page.evaluate("async () => (await import('/extensions/semcache/semcache_stats.js')).COLORS")
+
+    def count_bars(self, node_id: int, colors: dict[str, tuple[int, int, int]]) -> dict[str, int] | None:
+        return self.page.evaluate(JS_COUNT_BARS, [node_id, {k: list(v) for k, v in colors.items()}])
+
+    def frame_node(self, node_id: int) -> None:
+        """Bring the node on screen at zoom 1 (DOM widgets of nodes off screen are hidden)."""
+        self.page.evaluate(JS_FRAME_NODE, node_id)
+        self.page.wait_for_timeout(300)
+
+    def screenshot_node(self, node_id: int, path: Path) -> tuple[dict, dict]:
+        """PNG of the node at zoom 1; returns (clip box, mark lane row) in page pixels."""
+        box = self.page.evaluate(JS_FRAME_NODE, node_id)
+        self.page.wait_for_timeout(400)  # DOM widgets follow the canvas on its next frames
+        box = self.page.evaluate(JS_FRAME_NODE, node_id)
+        self.page.wait_for_timeout(400)
+        lane = self.page.evaluate(JS_LANE_ON_PAGE, node_id)
+        clip = {
+            "x": max(0.0, box["x"]), "y": max(0.0, box["y"]),
+            "width": min(box["width"], VIEWPORT["width"] - max(0.0, box["x"])),
+            "height": min(box["height"], VIEWPORT["height"] - max(0.0, box["y"])),
+        }  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path), clip=clip)
+        return clip, lane
+
+
+def count_bars_in_image(path: Path, clip: dict, lane: dict, colors: dict[str, tuple[int, int, int]]) -> dict[str, int]:
+    """The same bar count as JS_COUNT_BARS, on a screenshot: what is actually visible on screen."""
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    y = round(lane["y"] - clip["y"])
+    x0, x1 = max(0, round(lane["left"] - clip["x"])), min(image.width, round(lane["right"] - clip["x"]))
+    runs = {k: 0 for k in colors}
+    prev = None
+    for x in range(x0, x1):
+        pixel = image.getpixel((x, y))
+        kind = next((k for k, c in colors.items() if all(abs(p - q) <= 12 for p, q in zip(pixel, c))), None)
+        if kind and kind != prev:
+            runs[kind] += 1
+        prev = kind
+    return runs

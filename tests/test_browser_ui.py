@@ -1,0 +1,298 @@
+"""Browser tests: the real ComfyUI frontend, in Debian's Chromium, against a headless ComfyUI.
+
+For each frontend under .cache/frontends/ (scripts/setup_env.sh unpacks the version this ComfyUI
+pins, 1.32.9 for 0.3.75, and the newest one known to work), one server and one browser:
+- every shipped workflow loads with no missing node type and its widget values intact, and the
+  prompt the frontend makes of it passes the server's validation except for model/image files
+  (which the test server does not have);
+- the proxy demo workflow is queued from the UI like a user would; the Cache Stats node must
+  draw exactly the run's stats: one bar per step of the right kind (counted in the canvas pixels
+  and again in a screenshot of the node), E_t points and tau segments, partial-step frame labels,
+  the summary line and the report; the screenshot goes to tests/_artifacts/;
+- the timeline is fed known stats (and hostile text) directly, to check the drawing and that
+  text is never parsed as HTML.
+SEMCACHE_BROWSER_TESTS=0 skips this module; SEMCACHE_FRONTENDS=1.32.9 picks frontends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from browser.build_workflows import FILE_INPUTS, FRONTEND_ONLY, PROXY_DEMO
+from browser.driver import Browser, installed_frontends, parse_hex, pinned_frontend_version
+from server_harness import (
+    PROXY_CHECKPOINT_NAME,
+    ComfyServer,
+    install_proxy_nodes,
+    prepare_base_dir,
+    write_user_settings,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+# the trained proxy if present (SEMCACHE_PROXY_CHECKPOINT overrides); else a tiny random Wan runs the demo
+TRAINED_PROXY = Path(os.environ.get("SEMCACHE_PROXY_CHECKPOINT") or REPO / "bench" / "proxy" / PROXY_CHECKPOINT_NAME)
+STATS_NODE_ID = 8  # the Cache Stats node of workflows/semcache_proxy_wan_demo.json
+MARK_KINDS = ("computed", "partial", "skipped")
+
+pytestmark = pytest.mark.skipif(os.environ.get("SEMCACHE_BROWSER_TESTS") == "0", reason="SEMCACHE_BROWSER_TESTS=0")
+FRONTENDS = installed_frontends()
+
+
+def test_pinned_frontend_is_installed():
+    """scripts/setup_env.sh must have unpacked at least the frontend this ComfyUI pins."""
+    pinned = pinned_frontend_version()
+    assert pinned, "no comfyui-frontend-package pin in ComfyUI's requirements.txt"
+    assert pinned in [f.version for f in FRONTENDS], (
+        f"frontend {pinned} missing under .cache/frontends/ (run scripts/setup_env.sh)"
+    )
+
+
+def test_web_extension_stays_local_and_text_only():
+    """No network access, no HTML parsing of text, no build step: plain ES module source."""
+    source = (REPO / "web" / "semcache_stats.js").read_text()
+    for forbidden in (
+        "fetch(",
+        "XMLHttpRequest",
+        "WebSocket",
+        "EventSource",
+        "sendBeacon",
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+    ):
+        assert forbidden not in source, forbidden
+    assert re.findall(r'^import .* from "([^"]+)";$', source, re.M) == ["../../scripts/app.js"]
+
+
+# -- one server + browser per frontend ------------------------------------------------------------
+class UI:
+    def __init__(self, server: ComfyServer, browser: Browser, version: str):
+        self.server, self.browser, self.version = server, browser, version
+        self.page = browser.page
+
+    def post_prompt(self, prompt: dict) -> tuple[int, dict]:
+        data = json.dumps({"prompt": prompt, "client_id": "semcache-validation"}).encode()
+        request = urllib.request.Request(
+            self.server.url + "/prompt", data=data, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+
+@pytest.fixture(scope="module", params=FRONTENDS, ids=lambda f: f"frontend-{f.version}")
+def ui(request, tmp_path_factory):
+    frontend = request.param
+    base = prepare_base_dir(tmp_path_factory.mktemp(f"browser_{frontend.version}"), build_model=False)
+    install_proxy_nodes(base)
+    checkpoint = base / "models" / "diffusion_models" / PROXY_CHECKPOINT_NAME
+    if TRAINED_PROXY.is_file():
+        checkpoint.symlink_to(TRAINED_PROXY)
+    else:  # the demo still runs, on random weights
+        from comfy_env import bootstrap
+
+        bootstrap()
+        from tiny_models import build_wan
+
+        build_wan("t2v", checkpoint)
+    from PIL import Image  # the start image the image-to-video workflows name
+
+    (base / "input").mkdir(exist_ok=True)
+    Image.new("RGB", (64, 64), (90, 120, 160)).save(base / "input" / "example.png")
+    # no first-run template browser over the canvas
+    write_user_settings(base, {"Comfy.TutorialCompleted": True})
+    server = ComfyServer(base, front_end_root=frontend.root)
+    server.start(timeout=150)
+    try:
+        with Browser() as browser:
+            browser.open_app(server.url, timeout_s=120)
+            assert browser.frontend_version() == frontend.version
+            yield UI(server, browser, frontend.version)
+    finally:
+        server.stop()
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+    return a == b
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_workflow_loads_and_validates(ui, path):
+    workflow = json.loads(path.read_text())
+    loaded = ui.browser.load_workflow(workflow, path.name)
+    assert loaded["missing"] == [], f"{path.name}: node types unknown to the frontend/server: {loaded['missing']}"
+
+    by_id = {n["id"]: n for n in loaded["nodes"]}
+    for node in workflow["nodes"]:
+        assert node["id"] in by_id, f"{path.name}: node {node['id']} ({node['type']}) dropped on load"
+        if node["type"] in FRONTEND_ONLY:
+            continue
+        got = by_id[node["id"]]["widgets_values"] or []
+        want = node.get("widgets_values", [])
+        assert len(got) == len(want) and all(map(_same_value, got, want)), (
+            f"{path.name}: {node['type']} #{node['id']} widgets {want} came back as {got}"
+        )
+
+    if path.stem == PROXY_DEMO:
+        return  # it would run: test_demo_run_draws_its_stats queues it from the UI instead
+    prompt = ui.browser.graph_to_prompt()
+    expected = {str(n["id"]) for n in workflow["nodes"] if n["type"] not in FRONTEND_ONLY and n.get("mode", 0) == 0}
+    assert set(prompt) == expected, f"{path.name}: the frontend's prompt has nodes {sorted(prompt)}"
+    status, answer = ui.post_prompt(prompt)
+    assert status == 400, f"{path.name}: expected only missing model files, got HTTP {status}: {answer}"
+    problems = []
+    for node_id, entry in answer.get("node_errors", {}).items():
+        for error in entry["errors"]:
+            name = error.get("extra_info", {}).get("input_name")
+            if error["type"] != "value_not_in_list" or name not in FILE_INPUTS:
+                problems.append((node_id, entry.get("class_type"), error["type"], name, error.get("details")))
+    assert not problems, f"{path.name}: the server rejects more than the missing files: {problems}"
+    assert answer.get("node_errors"), answer
+
+
+def _expected_marks(stats: dict) -> dict:
+    counts = Counter(step["decision"] for step in stats["steps"])
+    return {kind: counts.get(kind, 0) for kind in MARK_KINDS}
+
+
+def _check_drawn(ui: UI, node_id: int, stats: dict, text: str | None, name: str) -> dict:
+    """Everything the node shows must agree with `stats`/`text`; returns the node's state."""
+    state = ui.browser.node_state(node_id)
+    assert state and state["connected"], "the Cache Stats widget is not in the page"
+    timeline = state["timeline"]
+    expected = _expected_marks(stats)
+    assert timeline["steps"] == len(stats["steps"])
+    assert timeline["marks"] == expected, (timeline["marks"], expected)
+    finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
+    assert timeline["errorPoints"] == sum(finite(s["error"]) for s in stats["steps"])
+    assert timeline["thresholdSegments"] == sum(finite(s["threshold"]) for s in stats["steps"])
+    labels = [
+        [s["frames_total"] - len(s["frames_reused"] or []), s["frames_total"]]
+        for s in stats["steps"] if s["decision"] == "partial" and isinstance(s["frames_total"], int)
+    ]  # fmt: skip
+    assert [[p["kept"], p["total"]] for p in timeline["partialLabels"]] == labels
+    dataset = state["dataset"]
+    assert [int(dataset[k]) for k in MARK_KINDS] == [expected[k] for k in MARK_KINDS]
+
+    colors = {k: parse_hex(v) for k, v in ui.browser.extension_colors().items() if k in MARK_KINDS}
+    assert len(set(colors.values())) == 3, colors
+    in_canvas = ui.browser.count_bars(node_id, colors)
+    assert in_canvas == expected, f"canvas pixels show {in_canvas} bars, the stats say {expected}"
+
+    shot = ARTIFACTS / f"{name}_frontend-{ui.version}.png"
+    clip, lane = ui.browser.screenshot_node(node_id, shot)
+    assert lane["visible"], "the timeline canvas has no size on screen"
+    from browser.driver import count_bars_in_image
+
+    on_screen = count_bars_in_image(shot, clip, lane, colors)
+    assert on_screen == expected, f"the screenshot shows {on_screen} bars, the stats say {expected} ({shot})"
+
+    if text is not None:
+        assert state["report"] == text
+        assert state["summary"] == text.split("\n", 1)[0].split("; warnings: ")[0]
+    return state
+
+
+def test_demo_run_draws_its_stats(ui):
+    """Queue the shipped proxy demo from the UI; the node must draw exactly the run's stats."""
+    workflow = json.loads((REPO / "workflows" / f"{PROXY_DEMO}.json").read_text())
+    ui.browser.load_workflow(workflow, f"{PROXY_DEMO}.json")
+    before = set(ui.server.get("/history"))
+    ui.browser.queue()
+    ui.browser.wait_rendered(STATS_NODE_ID, timeout_s=180)
+    deadline = time.monotonic() + 30  # the history entry is written just after the node's output is sent
+    while not (new := [pid for pid in ui.server.get("/history") if pid not in before]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(new) == 1, new
+    entry = ui.server.wait(new[0], timeout=30)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    output = entry["outputs"][str(STATS_NODE_ID)]
+    text, stats = output["text"][0], output["semcache_stats"][0]
+    assert stats is not None, text
+    assert stats["total_steps"] == len(stats["steps"]) == 30
+    marks = _expected_marks(stats)
+    assert stats["computed"] == marks["computed"] + marks["partial"]
+    assert stats["partial"] == marks["partial"] and stats["skipped"] == marks["skipped"]
+    assert marks["skipped"] > 0 and marks["partial"] > 0, f"the demo should skip steps and reuse frames: {text}"
+
+    state = _check_drawn(ui, STATS_NODE_ID, stats, text, "cache_stats_demo")
+    assert state["size"][0] >= 500 and state["size"][1] >= 400
+    js_errors = [e for e in ui.browser.page_errors if "semcache" in e.lower()]
+    assert not js_errors, js_errors
+
+
+SYNTHETIC_REPORT = (
+    'SemCache [Wan T2V] steps 40: computed 14 (6 partial), skipped 26 <img src=x onerror="window.__semcachePwned=1">'
+    "; warnings: <b>not bold</b>\n\nline two & <script>window.__semcachePwned=2</script>"
+)
+
+
+def _synthetic_stats() -> dict:
+    steps = []
+    pattern = "CCCPSSSSCSSSPSSSSCSSPSSSCSSSSPSSCSSSSPSC"  # 40 steps: computed, partial, skipped
+    for i, code in enumerate(pattern):
+        decision = {"C": "computed", "P": "partial", "S": "skipped"}[code]
+        partial = decision == "partial"
+        steps.append({
+            "step": i, "sigma": 1 - i / 40, "decision": decision,
+            "error": None if i < 3 else 0.02 * (i % 5), "threshold": None if i < 2 else 0.5 - 0.005 * i,
+            "p_s": 0.2, "frames_total": 21 if partial or decision == "computed" else None,
+            "frames_reused": list(range(1, 1 + i % 7)) if partial else ([] if decision == "computed" else None),
+        })  # fmt: skip
+    counts = Counter(pattern)
+    return {
+        "family": "Wan T2V", "total_steps": 40, "computed": counts["C"] + counts["P"], "partial": counts["P"],
+        "skipped": counts["S"], "estimated_speedup": 2.5, "measured_speedup": None, "cache_mib": 1.0,
+        "wall_seconds": 3.0, "disabled_reason": None, "warnings": ["<b>not bold</b>"], "steps": steps,
+    }  # fmt: skip
+
+
+def test_timeline_draws_given_stats_and_keeps_text_as_text(ui):
+    """A fresh Cache Stats node fed known stats: exact marks, no HTML from the text, null stats."""
+    node_id = ui.page.evaluate("""() => {
+      const app = window.comfyAPI?.app?.app ?? window.app;
+      const node = window.LiteGraph.createNode("SemCacheStats");
+      node.pos = [200, 1600];
+      app.graph.add(node);
+      return node.id;
+    }""")
+    ui.browser.frame_node(node_id)
+    stats = _synthetic_stats()
+    deliver = """([id, text, stats]) => {
+      const app = window.comfyAPI?.app?.app ?? window.app;
+      app.graph.getNodeById(id).onExecuted({text: [text], semcache_stats: [stats]});
+    }"""
+    ui.page.evaluate(deliver, [node_id, SYNTHETIC_REPORT, stats])
+    state = _check_drawn(ui, node_id, stats, SYNTHETIC_REPORT, "cache_stats_synthetic")
+    assert "<img" in state["summary"] and "<b>not bold</b>" in state["warnings"]
+    assert {"img", "b", "script"}.isdisjoint(state["elements"]), state["elements"]
+    assert ui.page.evaluate("() => window.__semcachePwned ?? null") is None
+
+    # a model that never ran: text only, an empty timeline
+    message = "Cache Stats: this model is not patched by SemCache Patch Model."
+    ui.page.evaluate(deliver, [node_id, message, None])
+    state = ui.browser.node_state(node_id)
+    assert state["timeline"]["steps"] == 0 and state["summary"] == message and state["report"] == message
+    ui.page.evaluate(
+        "(id) => (window.comfyAPI?.app?.app ?? window.app).graph.remove("
+        "(window.comfyAPI?.app?.app ?? window.app).graph.getNodeById(id))",
+        node_id,
+    )
