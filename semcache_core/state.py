@@ -282,6 +282,8 @@ class Evaluation:
         self.total_frames = frames
         if self.sigma > run.tmm_sigma_start or frames < 2 or self.cached_residuals(x) is None:
             return []  # every frame needs a residual from a full computation first
+        if self.sigma <= run.limits.last_sigma * (1 + 1e-6):
+            return []  # the last step leaves no later step to correct a stale frame: compute all
         controller = run.window(self.window)
         if self.leader_index is None:
             choice = controller.frame_choice

@@ -171,3 +171,14 @@ def test_stats_plot_draws_the_frame_map(pack, wan_models):
         cells += sum(1 for i, v in enumerate(is_grey) if v and (i == 0 or not is_grey[i - 1]))
     assert cells == sum(len(r.frames_reused or []) for r in run.records if r.decision == "partial") > 0
     assert f"({run.partial} partial)" in report.splitlines()[0]
+
+
+def test_last_step_computes_every_frame(pack, wan_models):
+    model, lat, _ = setup_case(wan_models, "t2v")
+    tmm = with_tmm(model, reuse_ratio=0.5, max_frame_staleness=5, start_percent=0.0)
+    with BlockCounter(tmm) as counter:
+        sample(tmm, lat, steps=12, callback=counter.callback)
+    run = stats(tmm)
+    assert run.partial > 0
+    assert run.records[-1].decision == "computed" and run.records[-1].frame_map() == "#" * FRAMES
+    assert counter.step_tokens[-1] == [FRAMES * TOKENS_PER_FRAME] * counter.n_blocks
