@@ -53,8 +53,8 @@ PATCH_MODEL_INPUTS = (
 )
 
 SUMMARY_RE = re.compile(
-    r"SemCache \[(?P<family>[^\]]+)\] steps (?P<steps>\d+): computed (?P<computed>\d+), "
-    r"skipped (?P<skipped>\d+)"
+    r"SemCache \[(?P<family>[^\]]+)\] steps (?P<steps>\d+): computed (?P<computed>\d+)"
+    r"(?: \((?P<partial>\d+) partial\))?, skipped (?P<skipped>\d+)"
 )
 
 TEST_NODES_SOURCE = '''"""Test-only ComfyUI nodes written by tests/server_harness.py (not part of the SemCache pack)."""
@@ -398,7 +398,7 @@ def parse_summary(line: str) -> dict | None:
     if not match:
         return None
     found = match.groupdict()
-    return {k: (v if k == "family" else int(v)) for k, v in found.items()}
+    return {k: (v if k == "family" else int(v or 0)) for k, v in found.items()}
 
 
 def output_files(server: ComfyServer, entry: dict, node_id: str, key: str) -> list[Path]:
