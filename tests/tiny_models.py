@@ -29,7 +29,6 @@ WEIGHT_SCALE = 0.05
 def build_wan(variant: str, path: Path, num_layers: int = NUM_LAYERS, seed: int = 0) -> Path:
     import comfy.ldm.wan.model
     import comfy.ops
-    from safetensors.torch import save_file
 
     if path.exists():
         return path
@@ -40,12 +39,23 @@ def build_wan(variant: str, path: Path, num_layers: int = NUM_LAYERS, seed: int 
         dim=128, ffn_dim=256, num_heads=1, num_layers=num_layers, text_dim=4096,
         operations=comfy.ops.disable_weight_init, **kwargs,
     )
+    return save_random_weights(
+        model, path, seed,
+        ones=lambda key, v: "norm" in key and key.endswith("weight"),
+        zeros=lambda key, v: "norm" in key and key.endswith("bias"),
+    )
+
+
+def save_random_weights(model: torch.nn.Module, path: Path, seed: int, ones, zeros=lambda key, v: False) -> Path:
+    """Seeded small random weights in ComfyUI's key format; norm scales at 1 so signals survive."""
+    from safetensors.torch import save_file
+
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for key, value in model.state_dict().items():
-        if "norm" in key and key.endswith("weight"):
+        if ones(key, value):
             state[key] = torch.ones(value.shape)
-        elif "norm" in key and key.endswith("bias"):
+        elif zeros(key, value):
             state[key] = torch.zeros(value.shape)
         else:
             state[key] = (torch.randn(value.shape, generator=generator) * WEIGHT_SCALE).contiguous()
@@ -85,7 +95,6 @@ def build_hunyuan(variant: str, path: Path, depth: int = 3, seed: int = 0) -> Pa
 
     import comfy.ops
     from comfy.ldm.hunyuan_video.model import HunyuanVideo, HunyuanVideoParams
-    from safetensors.torch import save_file
 
     if path.exists():
         return path
@@ -97,13 +106,7 @@ def build_hunyuan(variant: str, path: Path, depth: int = 3, seed: int = 0) -> Pa
     fields = {f.name for f in dataclasses.fields(HunyuanVideoParams)}  # newer ComfyUI adds fields
     torch.manual_seed(seed)
     model = HunyuanVideo(operations=comfy.ops.disable_weight_init, **{k: v for k, v in params.items() if k in fields})
-    generator = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, value in model.state_dict().items():
-        if ("norm" in key or key.endswith(".scale")) and not key.endswith("bias") and value.ndim == 1:
-            state[key] = torch.ones(value.shape)
-        else:
-            state[key] = (torch.randn(value.shape, generator=generator) * WEIGHT_SCALE).contiguous()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path))
-    return path
+    return save_random_weights(
+        model, path, seed,
+        ones=lambda key, v: ("norm" in key or key.endswith(".scale")) and not key.endswith("bias") and v.ndim == 1,
+    )
