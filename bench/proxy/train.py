@@ -37,11 +37,13 @@ SHIFT = 8.0  # Wan 2.1 T2V's default sampling shift in ComfyUI
 
 
 def sample_sigmas(gen: torch.Generator, size: int) -> torch.Tensor:
-    """Half shifted like the inference schedule (mostly high noise), half uniform (detail)."""
+    """A third each: shifted like the inference schedule (mostly high noise), uniform (detail),
+    logit-normal (mid noise, where layout and objects form; as in SD3)."""
     t = torch.rand(size, generator=gen).clamp(1e-3, 1.0)
     shifted = SHIFT * t / (1 + (SHIFT - 1) * t)
-    use_shift = torch.rand(size, generator=gen) < 0.5
-    return torch.where(use_shift, shifted, t)
+    logit_normal = torch.sigmoid(torch.randn(size, generator=gen))
+    pick = torch.randint(0, 3, (size,), generator=gen)
+    return torch.where(pick == 0, shifted, torch.where(pick == 1, t, logit_normal)).clamp(1e-3, 1.0)
 
 
 def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
@@ -53,11 +55,12 @@ def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--ema", type=float, default=0.995)
+    parser.add_argument("--uncond", type=float, default=0.15, help="share of empty prompts (for CFG)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
@@ -91,7 +94,7 @@ def main() -> int:
         lr = lr_at(step, args.steps, args.lr, args.warmup)
         for group in opt.param_groups:
             group["lr"] = lr
-        batch = make_batch(rng, gen, args.batch)
+        batch = make_batch(rng, gen, args.batch, uncond_prob=args.uncond)
         noise = torch.randn(batch.latents.shape, generator=gen)
         sigma = sample_sigmas(gen, args.batch)
         s = sigma.view(-1, 1, 1, 1, 1)

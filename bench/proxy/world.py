@@ -23,18 +23,18 @@ COLORS = {
 }
 # subject -> (half-width, half-height) in units of the size r, and the outline ("round" or "box")
 SUBJECTS = {
-    "ball": (1.0, 1.0, "round"), "cube": (1.0, 1.0, "box"), "horse": (1.6, 0.9, "round"),
-    "person": (0.7, 1.5, "round"), "car": (1.8, 0.8, "box"), "bird": (0.8, 0.5, "round"),
+    "ball": (1.0, 1.0, "round"), "cube": (1.0, 1.0, "box"), "horse": (1.4, 0.9, "round"),
+    "person": (0.7, 1.4, "round"), "car": (1.5, 0.8, "box"), "bird": (0.8, 0.5, "round"),
     "cat": (1.1, 0.8, "round"),
 }
 # action -> (motion class, speed in pixels per frame, bounce amplitude in pixels)
 ACTIONS = {
     "resting": ("static", 0.0, 0.0), "sitting": ("static", 0.0, 0.0), "sleeping": ("static", 0.0, 0.0),
     "reading": ("static", 0.0, 0.0), "standing still": ("static", 0.0, 0.0), "waiting": ("static", 0.0, 0.0),
-    "walking": ("neutral", 0.45, 0.0), "drifting": ("neutral", 0.35, 0.0), "rolling slowly": ("neutral", 0.4, 0.0),
-    "strolling": ("neutral", 0.5, 0.0), "floating": ("neutral", 0.3, 0.5),
-    "running": ("dynamic", 1.3, 0.0), "galloping": ("dynamic", 1.5, 1.0), "racing": ("dynamic", 1.8, 0.0),
-    "flying fast": ("dynamic", 1.6, 0.5), "jumping": ("dynamic", 0.6, 3.0), "bouncing": ("dynamic", 0.9, 2.5),
+    "walking": ("neutral", 0.6, 0.0), "drifting": ("neutral", 0.5, 0.0), "rolling slowly": ("neutral", 0.55, 0.0),
+    "strolling": ("neutral", 0.65, 0.0), "floating": ("neutral", 0.45, 0.5),
+    "running": ("dynamic", 1.6, 0.0), "galloping": ("dynamic", 1.8, 1.0), "racing": ("dynamic", 2.0, 0.0),
+    "flying fast": ("dynamic", 1.9, 0.5), "jumping": ("dynamic", 0.8, 3.0), "bouncing": ("dynamic", 1.1, 2.5),
 }
 DIRECTIONS = {"to the left": (-1.0, 0.0), "to the right": (1.0, 0.0), "upward": (0.0, -1.0), "downward": (0.0, 1.0)}
 # scene -> (sky rgb, ground rgb, texture, moving) ; texture in {"none", "waves", "stripes", "stars", "flicker"}
@@ -48,7 +48,7 @@ SCENES = {
     "by the ocean": ((0.60, 0.80, 0.95), (0.10, 0.35, 0.70), "waves"),
     "in a storm": ((0.30, 0.32, 0.38), (0.20, 0.22, 0.25), "flicker"),
 }
-PANS = {"while the camera pans left": -0.8, "while the camera pans right": 0.8}
+PANS = {"while the camera pans left": -1.0, "while the camera pans right": 1.0}
 MOTION_CLASSES = ("static", "neutral", "dynamic")
 
 
@@ -89,7 +89,7 @@ def random_clip(rng: random.Random) -> Clip:
     motion = rng.choice(MOTION_CLASSES)
     action = rng.choice([a for a, v in ACTIONS.items() if v[0] == motion])
     direction = rng.choice(list(DIRECTIONS)) if motion != "static" and rng.random() < 0.7 else None
-    pan = rng.choice(list(PANS)) if rng.random() < 0.15 else None
+    pan = rng.choice(list(PANS)) if rng.random() < 0.2 else None
     return Clip(rng.choice(list(COLORS)), rng.choice(list(SUBJECTS)), action, direction, rng.choice(list(SCENES)), pan)
 
 
@@ -119,15 +119,15 @@ def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generato
     detail = torch.zeros(frames, height, width)
     phase = u(0, 2 * math.pi)
     if texture == "waves":
-        detail = 0.08 * torch.sin(0.9 * gx - 0.8 * t + phase + 0.6 * yy) * ground_w
+        detail = 0.15 * torch.sin(0.9 * gx - 0.8 * t + phase + 0.6 * yy) * ground_w
     elif texture == "stripes":
-        detail = 0.06 * torch.sign(torch.sin(1.3 * gx + phase)) * (1 - ground_w)
+        detail = 0.10 * torch.sign(torch.sin(1.3 * gx + phase)) * (1 - ground_w)
     elif texture == "stars":
         stars = torch.rand(height, width * 3, generator=gen) > 0.93
         idx = torch.remainder(gx.long().expand(frames, height, width) + width, width * 3)
         detail = 0.6 * torch.gather(stars.float().expand(frames, -1, -1), 2, idx) * (1 - ground_w)
     else:
-        detail = 0.03 * torch.sin(0.7 * gx + 0.5 * yy + phase)
+        detail = 0.08 * torch.sin(0.7 * gx + 0.5 * yy + phase)
     gain = torch.ones(frames, 1, 1)
     if texture == "flicker":
         gain = 1.0 + 0.35 * (torch.rand(frames, 1, 1, generator=gen) > 0.6).float()
@@ -138,14 +138,19 @@ def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generato
     angle = u(0, 2 * math.pi)
     dx, dy = DIRECTIONS.get(clip.direction, (math.cos(angle), math.sin(angle)))
     rx, ry, outline = SUBJECTS[clip.subject]
-    size = u(1.6, 2.4) * (0.7 if clip.subject == "bird" else 1.0)
+    size = u(3.2, 4.2) * (0.7 if clip.subject == "bird" else 1.0)
     hw, hh = rx * size, ry * size
-    cx = _reflect(u(hw, width - hw) + dx * speed * t, hw, width - hw)
-    cy = _reflect(u(hh, height - hh) + dy * speed * t, hh, height - hh)
+    # Start where the named motion has room: opposite the direction of travel, else near the centre.
+    x0 = (width - hw - u(0, 1.5) if dx < -0.5 else hw + u(0, 1.5) if dx > 0.5 else width / 2 + u(-2, 2))
+    y0 = (height - hh - u(0, 1.5) if dy < -0.5 else hh + u(0, 1.5) if dy > 0.5 else height / 2 + u(-2, 2))
+    if clip.direction is None:
+        x0, y0 = width / 2 + u(-2, 2), height / 2 + u(-2, 2)
+    cx = _reflect(x0 + dx * speed * t, hw, width - hw)
+    cy = _reflect(y0 + dy * speed * t, hh, height - hh)
     cy = cy - bounce * torch.abs(torch.sin(t * u(0.9, 1.3) + u(0, math.pi)))
     ox, oy = (xx - cx) / hw, (yy - cy) / hh
     dist = torch.maximum(ox.abs(), oy.abs()) if outline == "box" else torch.sqrt(ox**2 + oy**2)
-    alpha = torch.sigmoid((1.0 - dist) * 6.0)
+    alpha = torch.sigmoid((1.0 - dist) * 4.0)  # soft edges: large, low-frequency objects
     shade = 1.0 - 0.25 * oy.clamp(-1, 1)  # lit from above
     color = [min(max(c + u(-0.05, 0.05), 0.0), 1.0) for c in COLORS[clip.color]]
     obj = torch.stack([c * shade for c in color])
