@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,7 @@ class UI:
     def __init__(self, server: ComfyServer, browser: Browser, version: str):
         self.server, self.browser, self.version = server, browser, version
         self.page = browser.page
+        self.demo_output: tuple[str, dict] | None = None  # (report, stats) of the demo run
 
     def post_prompt(self, prompt: dict) -> tuple[int, dict]:
         data = json.dumps({"prompt": prompt, "client_id": "semcache-validation"}).encode()
@@ -96,10 +98,8 @@ class UI:
             return err.code, json.loads(err.read() or b"{}")
 
 
-@pytest.fixture(scope="module", params=FRONTENDS, ids=lambda f: f"frontend-{f.version}")
-def ui(request, tmp_path_factory):
-    frontend = request.param
-    base = prepare_base_dir(tmp_path_factory.mktemp(f"browser_{frontend.version}"), build_model=False)
+def _prepare_base(base: Path) -> Path:
+    prepare_base_dir(base, build_model=False)
     install_proxy_nodes(base)
     checkpoint = base / "models" / "diffusion_models" / PROXY_CHECKPOINT_NAME
     if TRAINED_PROXY.is_file():
@@ -117,15 +117,39 @@ def ui(request, tmp_path_factory):
     Image.new("RGB", (64, 64), (90, 120, 160)).save(base / "input" / "example.png")
     # no first-run template browser over the canvas
     write_user_settings(base, {"Comfy.TutorialCompleted": True})
-    server = ComfyServer(base, front_end_root=frontend.root)
-    server.start(timeout=150)
+    return base
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """One server per frontend, all started at once (each takes ~10-20 s to come up)."""
+    started = {}
+    for frontend in FRONTENDS:
+        base = _prepare_base(tmp_path_factory.mktemp(f"browser_{frontend.version}"))
+        started[frontend.version] = ComfyServer(base, front_end_root=frontend.root)
     try:
-        with Browser() as browser:
-            browser.open_app(server.url, timeout_s=120)
-            assert browser.frontend_version() == frontend.version
-            yield UI(server, browser, frontend.version)
+        with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
+            for future in [pool.submit(server.start, 150) for server in started.values()]:
+                future.result()
+        yield started
     finally:
-        server.stop()
+        for server in started.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser() as shared:  # one Chromium; each frontend is its own origin (port)
+        yield shared
+
+
+@pytest.fixture(scope="module", params=FRONTENDS, ids=lambda f: f"frontend-{f.version}")
+def ui(request, servers, browser):
+    frontend = request.param
+    server = servers[frontend.version]
+    browser.open_app(server.url, timeout_s=120)
+    assert browser.frontend_version() == frontend.version
+    yield UI(server, browser, frontend.version)
 
 
 def _same_value(a, b) -> bool:
@@ -233,6 +257,7 @@ def test_demo_run_draws_its_stats(ui):
     assert stats["partial"] == marks["partial"] and stats["skipped"] == marks["skipped"]
     assert marks["skipped"] > 0 and marks["partial"] > 0, f"the demo should skip steps and reuse frames: {text}"
 
+    ui.demo_output = (text, stats)
     state = _check_drawn(ui, STATS_NODE_ID, stats, text, "cache_stats_demo")
     assert state["size"][0] >= 500 and state["size"][1] >= 400
     js_errors = [e for e in ui.browser.page_errors if "semcache" in e.lower()]
@@ -296,3 +321,32 @@ def test_timeline_draws_given_stats_and_keeps_text_as_text(ui):
         "(window.comfyAPI?.app?.app ?? window.app).graph.getNodeById(id))",
         node_id,
     )
+
+
+def test_nodes_2_0_mode_draws_the_same(ui):
+    """With the newest frontend's "Nodes 2.0" (Vue nodes, Comfy.VueNodes.Enabled) the node is a DOM
+    element of its own; the demo run's output, delivered again, must be drawn the same way there."""
+    if ui.version != FRONTENDS[-1].version or ui.version == pinned_frontend_version():
+        pytest.skip("checked on the newest frontend only")
+    if ui.demo_output is None:
+        pytest.skip("needs test_demo_run_draws_its_stats first")
+    text, stats = ui.demo_output
+    ui.browser.set_setting(ui.server.url, "Comfy.VueNodes.Enabled", True)
+    try:
+        ui.browser.reload_app()
+        workflow = json.loads((REPO / "workflows" / f"{PROXY_DEMO}.json").read_text())
+        ui.browser.load_workflow(workflow, f"{PROXY_DEMO}.json")
+        assert ui.page.evaluate(
+            "(id) => !!document.querySelector(`[data-node-id='${id}'] .semcache-stats`)", STATS_NODE_ID
+        ), "Nodes 2.0 mode is not on, or the node does not hold the timeline"
+        ui.browser.frame_node(STATS_NODE_ID)
+        ui.page.evaluate(
+            """([id, text, stats]) => {
+              const app = window.comfyAPI?.app?.app ?? window.app;
+              app.graph.getNodeById(id).onExecuted({text: [text], semcache_stats: [stats]});
+            }""",
+            [STATS_NODE_ID, text, stats],
+        )
+        _check_drawn(ui, STATS_NODE_ID, stats, text, "cache_stats_nodes2")
+    finally:
+        ui.browser.set_setting(ui.server.url, "Comfy.VueNodes.Enabled", False)

@@ -95,7 +95,7 @@ function buildElement() {
   canvas.style.cssText = `width:100%;height:${GEOMETRY.height}px;flex:0 0 ${GEOMETRY.height}px;display:block;border-radius:4px`;
   const report = makeEl("pre", "semcache-report");
   report.style.cssText =
-    "flex:1 1 auto;min-height:40px;margin:0;overflow:auto;font:10px/1.3 monospace;white-space:pre;" +
+    "flex:1 1 auto;min-height:40px;max-height:200px;margin:0;overflow:auto;font:10px/1.3 monospace;white-space:pre;" +
     "background:rgba(0,0,0,0.25);border-radius:4px;padding:4px;user-select:text";
   root.append(summary, warnings, legend, canvas, report);
   return { root, summary, warnings, legend, canvas, report };

@@ -653,7 +653,7 @@ def _proxy_demo() -> W:
         stats(8, (1120, 0)),
         N(9, "SemCacheProxyDecode", (1720, 0)),
         N(10, "SaveAnimatedWEBP", (1720, 100), {"filename_prefix": "semcache_proxy_demo", "fps": 8}, size=(320, 330)),
-        N(11, "PreviewImage", (1120, 480), size=(560, 330)),
+        N(11, "PreviewImage", (1120, 600), size=(560, 330)),
         note(
             12,
             (760, 340),

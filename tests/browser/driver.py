@@ -79,8 +79,9 @@ def parse_hex(color: str) -> tuple[int, int, int]:
 JS_READY = """() => {
   const app = window.comfyAPI?.app?.app ?? window.app;
   const types = window.LiteGraph?.registered_node_types;
-  return !!(app && app.graph && app.canvas && types && types.SemCacheStats
-            && typeof types.SemCacheStats.prototype.onExecuted === "function");
+  // backend node types, the frontend's own (notes) and our extension's hook must all be in
+  return !!(app && app.graph && app.canvas && types && types.SemCacheStats && types.MarkdownNote
+            && types.Note && typeof types.SemCacheStats.prototype.onExecuted === "function");
 }"""
 
 JS_LOAD_WORKFLOW = """async ([workflow, name]) => {
@@ -162,6 +163,12 @@ JS_FRAME_NODE = """(id) => {
   ds.offset[1] = 170 + title - node.pos[1];
   app.canvas.setDirty(true, true);
   app.canvas.draw?.(true, true);
+  const vueNodes = app.extensionManager?.setting?.get?.("Comfy.VueNodes.Enabled");
+  const element = vueNodes ? document.querySelector(`[data-node-id="${id}"]`) : null;
+  const box = element?.getBoundingClientRect();
+  if (box && box.width > 0) {  // Nodes 2.0: the node is a DOM element of its own size
+    return {x: box.left - 6, y: box.top - 6, width: box.width + 12, height: box.height + 12};
+  }
   const rect = app.canvas.canvas.getBoundingClientRect();
   return {
     x: rect.left + (node.pos[0] + ds.offset[0]) * ds.scale - 6,
@@ -233,6 +240,24 @@ class Browser:
     def open_app(self, url: str, timeout_s: float = 90.0) -> float:
         started = time.monotonic()
         self.page.goto(url, timeout=timeout_s * 1000, wait_until="domcontentloaded")
+        self.page.wait_for_function(JS_READY, timeout=timeout_s * 1000, polling=250)
+        return time.monotonic() - started
+
+    def set_setting(self, server_url: str, name: str, value: Any) -> None:
+        """Store a frontend setting on the server (applies on the next page load)."""
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{server_url}/api/settings/{name}", data=json.dumps(value).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def reload_app(self, timeout_s: float = 90.0) -> float:
+        started = time.monotonic()
+        self.page.reload(timeout=timeout_s * 1000, wait_until="domcontentloaded")
         self.page.wait_for_function(JS_READY, timeout=timeout_s * 1000, polling=250)
         return time.monotonic() - started
 
