@@ -119,15 +119,15 @@ def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generato
     detail = torch.zeros(frames, height, width)
     phase = u(0, 2 * math.pi)
     if texture == "waves":
-        detail = 0.15 * torch.sin(0.9 * gx - 0.8 * t + phase + 0.6 * yy) * ground_w
+        detail = 0.08 * torch.sin(0.9 * gx - 0.8 * t + phase + 0.6 * yy) * ground_w
     elif texture == "stripes":
-        detail = 0.10 * torch.sign(torch.sin(1.3 * gx + phase)) * (1 - ground_w)
+        detail = 0.06 * torch.sign(torch.sin(1.3 * gx + phase)) * (1 - ground_w)
     elif texture == "stars":
         stars = torch.rand(height, width * 3, generator=gen) > 0.93
         idx = torch.remainder(gx.long().expand(frames, height, width) + width, width * 3)
         detail = 0.6 * torch.gather(stars.float().expand(frames, -1, -1), 2, idx) * (1 - ground_w)
     else:
-        detail = 0.08 * torch.sin(0.7 * gx + 0.5 * yy + phase)
+        detail = 0.03 * torch.sin(0.7 * gx + 0.5 * yy + phase)
     gain = torch.ones(frames, 1, 1)
     if texture == "flicker":
         gain = 1.0 + 0.35 * (torch.rand(frames, 1, 1, generator=gen) > 0.6).float()
@@ -138,7 +138,7 @@ def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generato
     angle = u(0, 2 * math.pi)
     dx, dy = DIRECTIONS.get(clip.direction, (math.cos(angle), math.sin(angle)))
     rx, ry, outline = SUBJECTS[clip.subject]
-    size = u(3.2, 4.2) * (0.7 if clip.subject == "bird" else 1.0)
+    size = u(2.6, 3.4) * (0.7 if clip.subject == "bird" else 1.0)
     hw, hh = rx * size, ry * size
     # Start where the named motion has room: opposite the direction of travel, else near the centre.
     x0 = (width - hw - u(0, 1.5) if dx < -0.5 else hw + u(0, 1.5) if dx > 0.5 else width / 2 + u(-2, 2))
@@ -150,7 +150,7 @@ def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generato
     cy = cy - bounce * torch.abs(torch.sin(t * u(0.9, 1.3) + u(0, math.pi)))
     ox, oy = (xx - cx) / hw, (yy - cy) / hh
     dist = torch.maximum(ox.abs(), oy.abs()) if outline == "box" else torch.sqrt(ox**2 + oy**2)
-    alpha = torch.sigmoid((1.0 - dist) * 4.0)  # soft edges: large, low-frequency objects
+    alpha = torch.sigmoid((1.0 - dist) * 6.0)
     shade = 1.0 - 0.25 * oy.clamp(-1, 1)  # lit from above
     color = [min(max(c + u(-0.05, 0.05), 0.0), 1.0) for c in COLORS[clip.color]]
     obj = torch.stack([c * shade for c in color])
