@@ -311,6 +311,23 @@ def test_timeline_draws_given_stats_and_keeps_text_as_text(ui):
     assert {"img", "b", "script"}.isdisjoint(state["elements"]), state["elements"]
     assert ui.page.evaluate("() => window.__semcachePwned ?? null") is None
 
+    # the pixel checks do not trust the extension's own account: make it claim other stats than
+    # the ones it drew, and the comparison with the canvas must fail
+    claimed = json.loads(json.dumps(stats))
+    flipped = next(step for step in claimed["steps"] if step["decision"] == "skipped")
+    flipped["decision"] = "computed"
+    ui.page.evaluate(
+        """([id, marks]) => {
+          const app = window.comfyAPI?.app?.app ?? window.app;
+          const node = app.graph.getNodeById(id);
+          node.semcacheTimeline.marks = marks;
+          for (const [kind, count] of Object.entries(marks)) node.semcacheParts.root.dataset[kind] = String(count);
+        }""",
+        [node_id, _expected_marks(claimed)],
+    )
+    with pytest.raises(AssertionError, match="canvas pixels show"):
+        _check_drawn(ui, node_id, claimed, None, "cache_stats_claimed")
+
     # a model that never ran: text only, an empty timeline
     message = "Cache Stats: this model is not patched by SemCache Patch Model."
     ui.page.evaluate(deliver, [node_id, message, None])

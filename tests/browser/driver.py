@@ -264,14 +264,26 @@ class Browser:
     def frontend_version(self) -> str | None:
         return self.page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ ?? null")
 
+    def evaluate_bounded(self, script: str, arg: Any = None, timeout_s: float = 60.0) -> Any:
+        """page.evaluate of an async function, failing after `timeout_s` instead of waiting forever."""
+        bounded = """async ([source, arg, ms]) => {
+          const fn = (0, eval)("(" + source + ")");
+          let timer;
+          const limit = new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+          });
+          try { return await Promise.race([fn(arg), limit]); } finally { clearTimeout(timer); }
+        }"""
+        return self.page.evaluate(bounded, [script, arg, int(timeout_s * 1000)])
+
     def load_workflow(self, workflow: dict, name: str) -> dict:
-        return self.page.evaluate(JS_LOAD_WORKFLOW, [workflow, name])
+        return self.evaluate_bounded(JS_LOAD_WORKFLOW, [workflow, name])
 
     def graph_to_prompt(self) -> dict:
-        return self.page.evaluate(JS_GRAPH_TO_PROMPT)
+        return self.evaluate_bounded(JS_GRAPH_TO_PROMPT)
 
     def queue(self) -> None:
-        self.page.evaluate(JS_QUEUE)
+        self.evaluate_bounded(JS_QUEUE)
 
     def node_state(self, node_id: int) -> dict | None:
         return self.page.evaluate(JS_NODE_STATE, node_id)
@@ -287,7 +299,7 @@ class Browser:
         )  # fmt: skip
 
     def extension_colors(self) -> dict[str, str]:
-        return self.page.evaluate("async () => (await import('/extensions/semcache/semcache_stats.js')).COLORS")
+        return self.evaluate_bounded("async () => (await import('/extensions/semcache/semcache_stats.js')).COLORS")
 
     def count_bars(self, node_id: int, colors: dict[str, tuple[int, int, int]]) -> dict[str, int] | None:
         return self.page.evaluate(JS_COUNT_BARS, [node_id, {k: list(v) for k, v in colors.items()}])
