@@ -33,7 +33,7 @@ from harness.aggregate import by_config  # noqa: E402
 from harness.env import PROXY_CHECKPOINT, load_model, setup  # noqa: E402
 from harness.methods import UNCACHED  # noqa: E402
 from harness.plots import frames_grid, pareto  # noqa: E402
-from harness.prompts import PROMPTS, QUICK_PROMPTS  # noqa: E402
+from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS  # noqa: E402
 from harness.provenance import engine_version  # noqa: E402
 from harness.report import markdown  # noqa: E402
 from harness.runner import SamplingSetup, row, run_method, sample  # noqa: E402
@@ -69,6 +69,7 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, default=PROXY_CHECKPOINT)
     parser.add_argument("--steps", type=int, default=SamplingSetup.steps)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: stable timings)")
+    parser.add_argument("--with-neutral", action="store_true", help="add the two neutral-motion prompts")
     parser.add_argument("--report-only", action="store_true", help="rebuild tables and plot from --out/samples.csv")
     args = parser.parse_args()
     out: Path = (args.out or (BENCH / "out" / "quick" if args.quick else BENCH / "results")).resolve()
@@ -84,7 +85,7 @@ def main() -> int:
     started = time.monotonic()
     pack = setup(threads=args.threads)
     model = load_model(args.checkpoint)
-    prompts = QUICK_PROMPTS if args.quick else PROMPTS
+    prompts = QUICK_PROMPTS if args.quick else PROMPTS + (NEUTRAL_PROMPTS if args.with_neutral else [])
     methods = suites.quick() if args.quick else suites.full()
     sampling = SamplingSetup(steps=args.steps)
     print(f"[bench] {len(prompts)} prompts x {len(methods)} configurations, {sampling}", flush=True)
@@ -117,7 +118,7 @@ def main() -> int:
         f"{sampling.steps} steps, cfg {sampling.cfg}, {sampling.sampler}/{sampling.scheduler}, shift 8, "
         f"latent 16x{sampling.frames}x{sampling.height}x{sampling.width} ({sampling.frames} frames of "
         f"{sampling.height * 2}x{sampling.width * 2} px after the proxy codec); {len(prompts)} prompts "
-        "(static / neutral / dynamic, one fixed seed each), negative prompt empty. "
+        "(static / dynamic, and neutral with --with-neutral; one fixed seed each), negative prompt empty. "
         f"Engine: git {engine_version()}.",
         "",
         "- **compute speedup**: transformer block work of the uncached run / block work with the method, "

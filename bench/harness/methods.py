@@ -29,14 +29,17 @@ class Method:
     def label(self) -> str:
         if self.family == "uncached":
             return "uncached"
-        knob = self.settings.get("threshold_scale", self.settings.get("reuse_threshold"))
+        knob = self.knob
         extra = f" [{self.tag}]" if self.tag else ""
         return f"{self.family} {knob:g}{extra}" if knob is not None else f"{self.family}{extra}"
 
     @property
     def knob(self) -> float | None:
-        """The method's main speed/quality knob (threshold_scale or reuse_threshold)."""
-        return self.settings.get("threshold_scale", self.settings.get("reuse_threshold"))
+        """The method's main speed/quality knob (threshold_scale, reuse_threshold or reuse_ratio)."""
+        for key in ("threshold_scale", "reuse_threshold", "reuse_ratio"):
+            if key in self.settings:
+                return self.settings[key]
+        return None
 
     def apply(self, model: Any, pack: Any) -> Any:
         """A patched clone of `model` (the input is never modified)."""
@@ -44,17 +47,34 @@ class Method:
             model = with_input_copy(model)
         if self.family == "uncached":
             return model
-        if self.family == "semcache":
-            from importlib import import_module
-
-            glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
-            config = import_module(f"{pack.__name__}.semcache_core.config")
-            return glue.patch_model(model, config.SemCacheConfig(**self.settings))
+        if self.family in ("semcache", "tmm", "semcache+tmm"):
+            return self._apply_pack(model, pack)
         from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
 
         node = {"easycache": EasyCacheNode, "lazycache": LazyCacheNode}[self.family]
         merged = {**EASYCACHE_DEFAULTS, **self.settings}
         return node.execute(model, verbose=False, **merged).result[0]
+
+
+    def _apply_pack(self, model: Any, pack: Any) -> Any:
+        """TMM Frame Selector then SemCache Patch Model, as the two nodes chain in a workflow."""
+        from importlib import import_module
+
+        glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
+        tmm_settings = {TMM_KEYS[k]: v for k, v in self.settings.items() if k in TMM_KEYS}
+        psa_settings = {k: v for k, v in self.settings.items() if k not in TMM_KEYS}
+        if "tmm" in self.family:
+            tmm = import_module(f"{pack.__name__}.semcache_core.tmm")
+            model = glue.patch_tmm(model, tmm.TMMConfig(**tmm_settings))
+        if "semcache" in self.family:
+            config = import_module(f"{pack.__name__}.semcache_core.config")
+            model = glue.patch_model(model, config.SemCacheConfig(**psa_settings))
+        return model
+
+
+# Method settings that belong to the TMM Frame Selector node (bench name -> TMMConfig field).
+TMM_KEYS = {"reuse_ratio": "reuse_ratio", "max_frame_staleness": "max_frame_staleness",
+            "motion_source": "motion_source", "tmm_start_percent": "start_percent"}
 
 
 def semcache(tag: str = "", **settings: Any) -> Method:
@@ -70,3 +90,13 @@ def lazycache(reuse_threshold: float, tag: str = "") -> Method:
 
 
 UNCACHED = Method("uncached")
+
+
+def tmm(reuse_ratio: float, tag: str = "", **settings: Any) -> Method:
+    """TMM Frame Selector alone (settings: max_frame_staleness, motion_source, tmm_start_percent)."""
+    return Method("tmm", {"reuse_ratio": reuse_ratio, **settings}, tag)
+
+
+def semcache_tmm(threshold_scale: float, reuse_ratio: float, tag: str = "") -> Method:
+    """TMM Frame Selector chained with SemCache Patch Model."""
+    return Method("semcache+tmm", {"threshold_scale": threshold_scale, "reuse_ratio": reuse_ratio}, tag)

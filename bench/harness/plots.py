@@ -6,8 +6,14 @@ from pathlib import Path
 
 from .aggregate import Summary, sweep
 
-COLORS = {"semcache": "tab:red", "easycache": "tab:blue", "lazycache": "tab:green"}
+COLORS = {"semcache": "tab:red", "easycache": "tab:blue", "lazycache": "tab:green", "tmm": "tab:purple",
+          "semcache+tmm": "tab:orange"}
+PSNR_TOP = 70.0  # points above (output identical to uncached) are drawn just under the top edge
 PANELS = (("psnr", "PSNR vs uncached (dB) ↑"), ("ssim", "SSIM vs uncached ↑"), ("motion_error", "motion error ↓"))
+
+
+def _shown(value: float, metric: str) -> float:
+    return min(value, PSNR_TOP - 2) if metric == "psnr" else value
 
 
 def pareto(summaries: list[Summary], path: Path, speed_key: str = "work_speedup", title: str = "") -> Path:
@@ -20,13 +26,13 @@ def pareto(summaries: list[Summary], path: Path, speed_key: str = "work_speedup"
     for ax, (metric, ylabel) in zip(axes, PANELS):
         for family, color in COLORS.items():
             curve = sweep(summaries, family)
-            if curve:
-                ax.plot([getattr(s, speed_key) for s in curve], [getattr(s, metric) for s in curve],
+            if len(curve) > 1:
+                ax.plot([getattr(s, speed_key) for s in curve], [_shown(getattr(s, metric), metric) for s in curve],
                         "-o", color=color, ms=4, lw=1.4, label=f"{family} (threshold sweep)")
             for s in summaries:
                 if s.family != family:
                     continue
-                x, y = getattr(s, speed_key), getattr(s, metric)
+                x, y = getattr(s, speed_key), _shown(getattr(s, metric), metric)
                 if s.tag == "default":
                     ax.plot(x, y, "*", color=color, ms=15, mec="black", mew=0.7, zorder=5)
                 elif s.tag:
@@ -35,9 +41,11 @@ def pareto(summaries: list[Summary], path: Path, speed_key: str = "work_speedup"
         ax.set_xlabel("compute speedup (transformer block work, uncached / cached)" if speed_key == "work_speedup"
                       else speed_key.replace("_", " "))
         ax.set_ylabel(ylabel)
+        if metric == "psnr":
+            ax.set_ylim(top=PSNR_TOP)
         ax.grid(alpha=0.3)
     axes[0].plot([], [], "*", color="gray", ms=12, mec="black", label="node default")
-    axes[0].plot([], [], "D", mfc="none", color="gray", label="SemCache ablation")
+    axes[0].plot([], [], "D", mfc="none", color="gray", label="ablation / extra (label = what changed)")
     axes[0].legend(fontsize=7.5)
     fig.suptitle(title or "Proxy Wan 2.1 T2V: fidelity vs speedup (each point = mean over the prompts)")
     fig.tight_layout()

@@ -63,7 +63,7 @@ def class_table(rows: list[dict[str, Any]], summaries: list[Summary]) -> list[st
         "|---|---|---|---|---|",
     ]
     for s in summaries:
-        if s.family == "uncached" or (s.tag != "default" and s.tag != "mode=paper"):
+        if s.family == "uncached" or not (s.tag in ("default", "mode=paper") or (s.family == "semcache" and not s.tag)):
             continue
         split = by_class(rows, s.label)
         speed = " / ".join(f"{split[c].work_speedup:.2f}x" if c in split else "–" for c in CLASSES)
@@ -78,7 +78,7 @@ def adaptivity_verdict(rows: list[dict[str, Any]], summaries: list[Summary]) -> 
     """Does SemCache at its default skip more on static prompts than on dynamic ones, and why?"""
     out = []
     for s in summaries:
-        if s.family != "semcache" or s.tag not in ("default", "mode=paper"):
+        if s.family != "semcache" or s.tag not in ("", "default", "mode=paper"):
             continue
         split = by_class(rows, s.label)
         if "static" not in split or "dynamic" not in split:
@@ -115,6 +115,43 @@ def per_prompt_table(rows: list[dict[str, Any]], summaries: list[Summary]) -> li
     return lines
 
 
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    for rank, i in enumerate(order):
+        ranks[i] = float(rank)
+    return ranks
+
+
+def spearman(x: list[float], y: list[float]) -> float | None:
+    """Rank correlation (no tie correction; enough for a handful of prompts)."""
+    if len(x) < 3:
+        return None
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+    return cov / var if var else None
+
+
+def premise_check(rows: list[dict[str, Any]], summaries: list[Summary]) -> list[str]:
+    """PSA's premise, tested on what the proxy actually rendered: does p_s track motion?"""
+    sem = next((s for s in summaries if s.family == "semcache" and s.tag == "default"), None)
+    if sem is None:
+        return []
+    picked = [r for r in rows if r["method"] == sem.label and r.get("p_s_mean") not in (None, "")]
+    motion = [float(r["ref_motion_energy"]) for r in picked]
+    p_s = [float(r["p_s_mean"]) for r in picked]
+    skipped = [float(r["skipped_steps"]) for r in picked]
+    rho_ps, rho_skip = spearman(p_s, motion), spearman(skipped, motion)
+    return [
+        f"PSA premise on the proxy's own output (per prompt, n={len(picked)}): Spearman correlation of SemCache's "
+        f"p_s with the uncached clip's frame-difference energy = {_n(rho_ps)} (the premise needs > 0: more motion, "
+        f"higher p_s, lower threshold); of its skipped steps at the default with that energy = {_n(rho_skip)} "
+        "(adaptivity needs < 0)."
+    ]
+
+
 def reference_motion(rows: list[dict[str, Any]]) -> list[str]:
     """Sanity check of the proxy: uncached motion energy per prompt class."""
     seen: dict[str, dict[str, float]] = {}
@@ -139,9 +176,10 @@ def markdown(rows: list[dict[str, Any]], header: list[str]) -> str:
     parts += matched_lines(summaries) or ["(needs the full run's threshold sweeps)"]
     parts += ["", "## Static vs dynamic prompts", ""] + class_table(rows, summaries)
     parts += [""] + adaptivity_verdict(rows, summaries) + [""] + reference_motion(rows)
+    parts += [""] + premise_check(rows, summaries)
     parts += ["", "Per prompt, each method at its node default:", ""] + per_prompt_table(rows, summaries)
     parts += ["", "## All threshold sweep points", ""] + config_table(sweeps)
     if ablations:
-        parts += ["", "## Ablations (SemCache at its default threshold_scale, one setting changed) and extras", ""]
+        parts += ["", "## Ablations (SemCache at the base point `semcache 0.2`, one setting changed) and extras", ""]
         parts += config_table(ablations)
     return "\n".join(parts) + "\n"

@@ -73,7 +73,7 @@ def run_method(model: Any, pack: Any, method: Method, prompt: BenchPrompt, setup
     """`method` applied to `model` (with the input copy of fairness.py unless it opts out), sampled."""
     patched = method.apply(model, pack)
     result = sample(patched, prompt, setup)
-    if method.family == "semcache":
+    if method.family in ("semcache", "tmm", "semcache+tmm"):
         result.stats = import_module(f"{pack.__name__}.semcache_core.comfy_glue").latest_stats(patched)
     return result
 

@@ -1,0 +1,85 @@
+"""The benchmark harness: metrics, matched comparisons, work counting, the EasyCache fairness shim."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from harness.aggregate import Summary, frontier, interpolate, matched  # noqa: E402
+from harness.metrics import motion_error, motion_ratio, psnr, ssim  # noqa: E402
+
+
+def test_fidelity_metrics():
+    gen = torch.Generator().manual_seed(0)
+    ref = torch.rand(3, 5, 16, 16, generator=gen)
+    assert psnr(ref, ref) == math.inf and abs(ssim(ref, ref) - 1) < 1e-9
+    noisy = (ref + 0.1).clamp(0, 1)
+    assert 15 < psnr(noisy, ref) < 25 and ssim(noisy, ref) < 0.999
+    assert abs(psnr(torch.full_like(ref, 0.5), torch.full_like(ref, 0.6)) - 20.0) < 1e-4
+    frozen = ref[:, :1].expand_as(ref)
+    assert motion_ratio(frozen, ref) == 0.0 and abs(motion_error(frozen, ref) - 1.0) < 1e-9
+    assert motion_ratio(ref, ref) == 1.0 and motion_error(ref, ref) == 0.0
+
+
+def _summary(family: str, knob: float, speed: float, quality: float, tag: str = "") -> Summary:
+    return Summary(f"{family} {knob}", family, tag, knob, "{}", 1, 0.0, speed, speed, speed, quality, 0.9, 1.0, 0.1,
+                   None, None)
+
+
+def test_matched_comparison_interpolates_on_the_frontier():
+    assert interpolate([(1.0, 10.0), (2.0, 20.0)], 1.5) == 15.0 and interpolate([(1.0, 10.0)], 3.0) is None
+    # (2.0, 30) is dominated by (2.5, 32): it must not shape the curve
+    assert frontier([(1.5, 40.0), (2.0, 30.0), (2.5, 32.0), (3.0, 25.0)]) == [(1.5, 40.0), (2.5, 32.0), (3.0, 25.0)]
+    curve = [_summary("easycache", t, s, q) for t, s, q in ((0.1, 1.5, 40.0), (0.2, 2.5, 32.0), (0.3, 3.0, 25.0))]
+    m = matched(_summary("semcache", 1.0, 2.0, 36.0, "default"), curve)
+    assert abs(m["psnr_at_matched_speedup"] - 36.0) < 1e-9  # halfway between 40 and 32
+    assert abs(m["speedup_at_matched_psnr"] - 2.0) < 1e-9
+    assert matched(_summary("semcache", 1.0, 5.0, 50.0), curve)["psnr_at_matched_speedup"] is None
+
+
+@pytest.fixture(scope="module")
+def proxy(comfy):
+    from harness.env import PROXY_CHECKPOINT, load_model
+
+    assert PROXY_CHECKPOINT.stat().st_size <= 25 * 2**20
+    return load_model(PROXY_CHECKPOINT)
+
+
+def test_committed_proxy_checkpoint_is_detected_as_wan21_t2v(proxy):
+    from safetensors import safe_open
+
+    from harness.env import PROXY_CHECKPOINT
+
+    dm = proxy.get_model_object("diffusion_model")
+    assert type(proxy.model.model_config).__name__ == "WAN21_T2V"
+    assert len(dm.blocks) >= 16 and dm.dim % 128 == 0 and dm.text_embedding[0].in_features == 4096
+    with safe_open(str(PROXY_CHECKPOINT), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+
+
+def test_sampling_harness_semcache_skips_and_easycache_fp32_bug(proxy, pack):
+    """Real sampler, real block counts; EasyCache without the input copy corrupts fp32 Wan T2V output."""
+    from harness.methods import UNCACHED, easycache, semcache
+    from harness.prompts import PROMPTS
+    from harness.runner import SamplingSetup, row, run_method
+
+    setup = SamplingSetup(steps=12, cfg=6.0, frames=3)
+    ref = run_method(proxy, pack, UNCACHED, PROMPTS[0], setup)
+    sem = run_method(proxy, pack, semcache("default"), PROMPTS[0], setup)
+    fair = run_method(proxy, pack, easycache(0.2), PROMPTS[0], setup)
+    buggy = run_method(proxy, pack, easycache(0.2, copy_input=False), PROMPTS[0], setup)
+    assert ref.work.skipped_steps == 0 and len(ref.work.per_step) == 12
+    for result in (sem, fair, buggy):
+        assert 0 < result.work.skipped_steps < 12 and result.work.total < ref.work.total
+    assert sem.stats is not None and sem.stats.skipped == sem.work.skipped_steps  # stats agree with real blocks
+    r = row(semcache("default"), PROMPTS[0], sem, ref)
+    assert r["work_speedup"] == ref.work.total / sem.work.total > 1.0 and r["psnr"] < 99.0
+    assert row(easycache(0.2), PROMPTS[0], fair, ref)["psnr"] > row(easycache(0.2), PROMPTS[0], buggy, ref)["psnr"] + 10
