@@ -21,7 +21,7 @@ class SemCachePatchModel(io.ComfyNode):
             inputs=[
                 io.Model.Input("model", tooltip="The video model to speed up (Wan 2.1 / 2.2)."),
                 io.Float.Input(
-                    "threshold_scale", default=1.0, min=0.0, max=10.0, step=0.01,
+                    "threshold_scale", default=0.2, min=0.0, max=10.0, step=0.01,
                     tooltip="How eagerly steps are reused. Higher = faster but less faithful; "
                     "0 = never reuse (output identical to no cache).",
                 ),

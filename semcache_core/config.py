@@ -16,7 +16,7 @@ class SemCacheConfig:
     `alpha`/`beta` < 0 mean "the paper's value for the detected model family".
     """
 
-    threshold_scale: float = 1.0
+    threshold_scale: float = 0.2
     start_percent: float = 0.1
     end_percent: float = 1.0
     max_skip_steps: int = 4

@@ -73,13 +73,48 @@ def test_sampling_harness_semcache_skips_and_easycache_fp32_bug(proxy, pack):
 
     setup = SamplingSetup(steps=12, cfg=6.0, frames=3)
     ref = run_method(proxy, pack, UNCACHED, PROMPTS[0], setup)
-    sem = run_method(proxy, pack, semcache("default"), PROMPTS[0], setup)
+    eager = semcache("", threshold_scale=1.0)  # 12 steps: a high threshold, so that some are reused
+    sem = run_method(proxy, pack, eager, PROMPTS[0], setup)
     fair = run_method(proxy, pack, easycache(0.2), PROMPTS[0], setup)
     buggy = run_method(proxy, pack, easycache(0.2, copy_input=False), PROMPTS[0], setup)
     assert ref.work.skipped_steps == 0 and len(ref.work.per_step) == 12
     for result in (sem, fair, buggy):
         assert 0 < result.work.skipped_steps < 12 and result.work.total < ref.work.total
     assert sem.stats is not None and sem.stats.skipped == sem.work.skipped_steps  # stats agree with real blocks
-    r = row(semcache("default"), PROMPTS[0], sem, ref)
+    r = row(eager, PROMPTS[0], sem, ref, setup)
     assert r["work_speedup"] == ref.work.total / sem.work.total > 1.0 and r["psnr"] < 99.0
-    assert row(easycache(0.2), PROMPTS[0], fair, ref)["psnr"] > row(easycache(0.2), PROMPTS[0], buggy, ref)["psnr"] + 10
+    assert (row(easycache(0.2), PROMPTS[0], fair, ref, setup)["psnr"]
+            > row(easycache(0.2), PROMPTS[0], buggy, ref, setup)["psnr"] + 10)
+
+
+def test_benchmark_defaults_are_the_nodes_defaults_and_labels_are_unique(pack):
+    """A row tagged "default" must be what a user gets from the node without touching a widget."""
+    from importlib import import_module
+
+    from harness import suites
+
+    config = import_module(f"{pack.__name__}.semcache_core.config").SemCacheConfig()
+    tmm = import_module(f"{pack.__name__}.semcache_core.tmm").TMMConfig()
+    assert suites.DEFAULT_SCALE == config.threshold_scale and suites.DEFAULT_TMM_REUSE == tmm.reuse_ratio
+    for methods in (suites.full(), suites.schedules(), suites.quick()):
+        labels = [m.label for m in methods]
+        assert len(labels) == len(set(labels)), labels
+    chained = [m for m in suites.full() if m.family == "semcache+tmm"]
+    assert {m.knob for m in chained} == set(suites.TMM_WITH_PSA_RATIOS)
+
+
+def test_schedule_table_groups_by_steps_and_sampler():
+    from harness.report import schedule_table
+
+    def fake(method: str, family: str, steps: int, sampler: str, psnr: float, work: int) -> dict:
+        return {"method": method, "family": family, "tag": "default" if family != "uncached" else "",
+                "steps": str(steps), "sampler": sampler, "prompt": "p", "block_work": str(work),
+                "ref_block_work": "100", "cpu_s": "1", "ref_cpu_s": "2", "wall_s": "1", "ref_wall_s": "2",
+                "skipped_steps": "0", "psnr": str(psnr), "ssim": "0.9", "motion_ratio": "1", "motion_error": "0",
+                "settings": "{}", "knob": "0.2"}
+
+    main = [fake("semcache 0.2 [default]", "semcache", 30, "uni_pc", 35.0, 50)]
+    other = [fake("semcache 0.2 [default]", "semcache", 20, "euler", 31.0, 25)]
+    lines = schedule_table(other, main)
+    assert lines[2] == "| 20 steps euler | 4.00x, 31.0 dB, 1.00 |"
+    assert lines[3] == "| 30 steps uni_pc | 2.00x, 35.0 dB, 1.00 |"

@@ -15,7 +15,7 @@ if str(BENCH) not in sys.path:
 from proxy.comfy_nodes import NODE_CLASS_MAPPINGS  # noqa: E402
 from proxy.comfy_nodes.proxy_codec import latent_to_rgb, rgb_to_latent  # noqa: E402
 from proxy.comfy_nodes.proxy_text import TEXT_DIM, TEXT_LEN, encode, token_count, word_vector  # noqa: E402
-from proxy.world import ACTIONS, COLORS, SCENES, SUBJECTS, Clip, random_clip, render  # noqa: E402
+from proxy.world import ACTIONS, COLORS, DIRECTIONS, PANS, SCENES, SUBJECTS, Clip, is_held_out, random_clip, render  # noqa: E402
 
 
 def test_text_encoder_is_umt5_shaped_zero_padded_and_frozen():
@@ -48,9 +48,27 @@ def test_world_motion_follows_the_prompt():
     assert clips[0] == clips[1]  # seeded
 
 
+def test_held_out_combinations_never_reach_training_but_the_benchmark_uses_them():
+    from harness.prompts import PROMPTS
+
+    rng = random.Random(0)
+    training = [random_clip(rng) for _ in range(3000)]
+    assert not any(is_held_out(c) for c in training)
+    assert sum(c.second is not None for c in training) > 300  # the two-object form is trained
+    assert Clip("purple", "horse", "resting", None, "in the desert", None).prompt == "a purple horse resting in the desert"
+    assert is_held_out(Clip("red", "ball", "resting", None, "in the desert", None, ("green", "car")))  # either object
+    held = [p for p in PROMPTS if p.held_out]
+    assert {p.motion_class for p in held} == {"static", "dynamic"}
+    assert sum(p.motion_class == "static" for p in PROMPTS) == sum(p.motion_class == "dynamic" for p in PROMPTS)
+    two_objects = Clip("red", "ball", "spinning fast", None, "in the desert", None, ("blue", "cube"))
+    assert two_objects.prompt == "a red ball and a blue cube spinning fast in the desert"
+    energy = float((render(two_objects, 9, 16, 16, torch.Generator().manual_seed(0)).diff(dim=1) ** 2).mean())
+    assert energy > 1e-3
+
+
 def test_every_training_word_has_its_own_vector():
-    words = set()
-    for table in (COLORS, SUBJECTS, ACTIONS, SCENES):
+    words = {"a", "and"}
+    for table in (COLORS, SUBJECTS, ACTIONS, SCENES, DIRECTIONS, PANS):
         for phrase in table:
             words.update(phrase.split())
     vectors = torch.stack([word_vector(w) for w in sorted(words)])

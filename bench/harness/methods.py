@@ -29,14 +29,19 @@ class Method:
     def label(self) -> str:
         if self.family == "uncached":
             return "uncached"
+        if self.family == "semcache+tmm":
+            extra = f" [{self.tag}]" if self.tag else ""
+            return f"semcache {self.settings['threshold_scale']:g} + tmm {self.settings['reuse_ratio']:g}{extra}"
         knob = self.knob
         extra = f" [{self.tag}]" if self.tag else ""
         return f"{self.family} {knob:g}{extra}" if knob is not None else f"{self.family}{extra}"
 
     @property
     def knob(self) -> float | None:
-        """The method's main speed/quality knob (threshold_scale, reuse_threshold or reuse_ratio)."""
-        for key in ("threshold_scale", "reuse_threshold", "reuse_ratio"):
+        """The method's main speed/quality knob (threshold_scale, reuse_threshold or reuse_ratio;
+        reuse_ratio for SemCache+TMM, whose curve varies TMM at a fixed threshold_scale)."""
+        keys = ("reuse_ratio",) if self.family == "semcache+tmm" else ("threshold_scale", "reuse_threshold", "reuse_ratio")
+        for key in keys:
             if key in self.settings:
                 return self.settings[key]
         return None
@@ -97,6 +102,6 @@ def tmm(reuse_ratio: float, tag: str = "", **settings: Any) -> Method:
     return Method("tmm", {"reuse_ratio": reuse_ratio, **settings}, tag)
 
 
-def semcache_tmm(threshold_scale: float, reuse_ratio: float, tag: str = "") -> Method:
-    """TMM Frame Selector chained with SemCache Patch Model."""
-    return Method("semcache+tmm", {"threshold_scale": threshold_scale, "reuse_ratio": reuse_ratio}, tag)
+def semcache_tmm(threshold_scale: float, reuse_ratio: float, tag: str = "", **settings: Any) -> Method:
+    """TMM Frame Selector chained with SemCache Patch Model (settings: the TMM ones of `tmm`)."""
+    return Method("semcache+tmm", {"threshold_scale": threshold_scale, "reuse_ratio": reuse_ratio, **settings}, tag)

@@ -82,3 +82,27 @@ def frames_grid(columns: dict[str, list], prompts: list[str], path: Path) -> Pat
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def contact_sheet(videos: list, prompts: list[str], path: Path) -> Path:
+    """The uncached clips, one row of frames per prompt, large enough to see the motion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    fig, axes = plt.subplots(len(prompts), 1, figsize=(11, 1.25 * len(prompts) + 0.5), squeeze=False)
+    for ax, video, prompt in zip(axes[:, 0], videos, prompts):
+        pad = torch.nn.functional.pad(video, (0, 2), value=1.0)  # a white gap between frames
+        strip = pad.permute(2, 1, 3, 0).reshape(video.shape[2], -1, 3)
+        ax.imshow(strip.clamp(0, 1).numpy(), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(prompt, fontsize=9, loc="left")
+    fig.suptitle("Proxy Wan 2.1 T2V, uncached: the 9 decoded frames of each benchmark prompt (left to right)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

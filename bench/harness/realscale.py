@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from importlib import import_module
 from statistics import median
@@ -130,36 +130,52 @@ class StepTimes:
         return sum(self.overhead.seconds.values()) / max(self.computed_count, 1)
 
 
+def _conditioning() -> tuple[list, list]:
+    """Random UMT5-shaped positive/negative contexts, zero-padded to 512 tokens like ComfyUI's."""
+    gen = torch.Generator().manual_seed(0)
+    positive = [[torch.randn(1, 512, 4096, generator=gen) * (torch.arange(512) < 24).view(1, -1, 1), {}]]
+    negative = [[torch.randn(1, 512, 4096, generator=gen) * (torch.arange(512) < 8).view(1, -1, 1), {}]]
+    return positive, negative
+
+
+def sample_timed(patched: Any, latent: tuple[int, int, int], steps: int, cfg: float, conds: tuple[list, list],
+                 blocks_of: Any = None) -> tuple[list[float], list[float]]:
+    """Sample with comfy.sample.sample; CPU time of every evaluation (outermost wrapper) and, with
+    `blocks_of` (a diffusion model), the time inside its transformer blocks per evaluation."""
+    import comfy.patcher_extension as pe
+    import comfy.sample
+
+    lat = torch.zeros(1, 16, *latent)
+    times: list[float] = []
+    block_times: list[float] = []
+    timed = patched.clone()
+    timed.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "bench_timing", _timed_evaluations(times))
+    # the timing wrapper must be outermost: move it to the front of the wrapper dict
+    wrappers = timed.wrappers[pe.WrappersMP.DIFFUSION_MODEL]
+    wrappers_in_order = {"bench_timing": wrappers.pop("bench_timing"), **wrappers}
+    wrappers.clear()
+    wrappers.update(wrappers_in_order)
+    blocks = block_clock(blocks_of, block_times) if blocks_of is not None else nullcontext()
+    with torch.inference_mode(), blocks:
+        comfy.sample.sample(timed, comfy.sample.prepare_noise(lat, 0), steps, cfg, "euler", "simple",
+                            conds[0], conds[1], lat, seed=0, disable_pbar=True)
+    return times, block_times
+
+
 def measure(model: Any, pack: Any, latent: tuple[int, int, int], steps: int = 4, cfg: float = 6.0) -> StepTimes:
     """One uncached and one SemCache run of `steps` steps (SemCache forced to skip step 2 of 0..3).
 
     SemCache settings: warm-up 2 evaluations, start 0, a huge threshold, so the pattern is
     computed, computed (probes on), skipped, computed (the last step is always computed).
     """
-    import comfy.patcher_extension as pe
-    import comfy.sample
 
     glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
     config = import_module(f"{pack.__name__}.semcache_core.config")
     frames, height, width = latent
-    lat = torch.zeros(1, 16, frames, height, width)
-    gen = torch.Generator().manual_seed(0)
-    positive = [[torch.randn(1, 512, 4096, generator=gen) * (torch.arange(512) < 24).view(1, -1, 1), {}]]
-    negative = [[torch.randn(1, 512, 4096, generator=gen) * (torch.arange(512) < 8).view(1, -1, 1), {}]]
+    conds = _conditioning()
 
     def run(patched: Any, steps: int = steps) -> list[float]:
-        times: list[float] = []
-        timed = patched.clone()
-        timed.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "bench_timing", _timed_evaluations(times))
-        # the timing wrapper must be outermost: move it to the front of the wrapper dict
-        wrappers = timed.wrappers[pe.WrappersMP.DIFFUSION_MODEL]
-        wrappers_in_order = {"bench_timing": wrappers.pop("bench_timing"), **wrappers}
-        wrappers.clear()
-        wrappers.update(wrappers_in_order)
-        with torch.inference_mode():
-            comfy.sample.sample(timed, comfy.sample.prepare_noise(lat, 0), steps, cfg, "euler", "simple",
-                                positive, negative, lat, seed=0, disable_pbar=True)
-        return times
+        return sample_timed(patched, latent, steps, cfg, conds)[0]
 
     full = run(model, steps=3)  # the median of 3 uncached steps is the full-step cost
     cfg_obj = config.SemCacheConfig(threshold_scale=1e6, start_percent=0.0, max_skip_steps=1, min_steps=3)
@@ -186,4 +202,85 @@ def summary(t: StepTimes) -> dict[str, float]:
         "overhead_ms": 1000 * t.overhead_per_computed,
         "overhead_pct_of_full": 100 * t.overhead_per_computed / full,
         "ab_overhead_pct": 100 * (median(t.computed) - full) / full if t.computed else float("nan"),
+    }
+
+
+@dataclass
+class TMMTimes:
+    """A TMM run at real block shapes: which evaluations ran only some frames, and what they cost."""
+
+    tokens: int
+    frames: int
+    full: list[float]  # uncached evaluations (whole step)
+    full_blocks: list[float]  # time inside the transformer blocks of those evaluations
+    partial: list[float]  # TMM partial evaluations (whole step)
+    partial_blocks: list[float]
+    token_fraction: list[float]  # computed video tokens / all video tokens, per partial evaluation
+
+
+@contextmanager
+def block_clock(diffusion_model: Any, per_evaluation: list[float]) -> Iterator[None]:
+    """Sum the CPU time inside the real transformer blocks (forward hooks), per model evaluation."""
+    blocks = list(diffusion_model.blocks)
+    state = {"start": 0.0, "sum": 0.0}
+
+    def pre(module: Any, args: Any) -> None:
+        state["start"] = clock()
+
+    def post(module: Any, args: Any, output: Any) -> None:
+        state["sum"] += clock() - state["start"]
+        if module is blocks[-1]:
+            per_evaluation.append(state["sum"])
+            state["sum"] = 0.0
+
+    handles = [b.register_forward_pre_hook(pre) for b in blocks] + [b.register_forward_hook(post) for b in blocks]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def measure_tmm(model: Any, pack: Any, latent: tuple[int, int, int], reuse_ratio: float = 0.5,
+                steps: int = 4, cfg: float = 6.0) -> TMMTimes:
+    """Uncached steps vs a TMM Frame Selector run (start 0): step 0 and the last step compute every
+    frame, the steps between run only the selected frames (gathered tokens, real block code)."""
+    glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
+    config = import_module(f"{pack.__name__}.semcache_core.config")
+    tmm = import_module(f"{pack.__name__}.semcache_core.tmm")
+    frames, height, width = latent
+    conds = _conditioning()
+    diffusion_model = model.model.diffusion_model
+
+    def run(patched: Any, steps: int) -> tuple[list[float], list[float]]:
+        return sample_timed(patched, latent, steps, cfg, conds, blocks_of=diffusion_model)
+
+    full, full_blocks = run(model, steps=3)
+    # PSA off (threshold 0) and min_steps lowered so that a 4-step run is not treated as a distilled schedule
+    psa_off = glue.patch_model(model, config.SemCacheConfig(threshold_scale=0.0, min_steps=steps))
+    patched = glue.patch_tmm(psa_off, tmm.TMMConfig(reuse_ratio=reuse_ratio, start_percent=0.0))
+    step_times, block_times = run(patched, steps)
+    records = glue.latest_stats(patched).records
+    picked = [i for i, r in enumerate(records) if r.decision == "partial"]
+    fractions = [(frames - len(records[i].frames_reused or ())) / frames for i in picked]
+    tokens = frames * (height // 2) * (width // 2)
+    return TMMTimes(tokens, frames, full, full_blocks, [step_times[i] for i in picked],
+                    [block_times[i] for i in picked], fractions)
+
+
+def tmm_summary(t: TMMTimes) -> dict[str, float]:
+    """Medians: a TMM-partial step and its block time as fractions of an uncached step."""
+    full, full_blocks = median(t.full), median(t.full_blocks)
+    partial, partial_blocks = median(t.partial), median(t.partial_blocks)
+    return {
+        "tokens": t.tokens,
+        "frames": t.frames,
+        "partial_steps": len(t.partial),
+        "computed_token_fraction": median(t.token_fraction),
+        "full_step_s": full,
+        "partial_step_s": partial,
+        "partial_step_fraction": partial / full,
+        "full_blocks_s": full_blocks,
+        "partial_blocks_s": partial_blocks,
+        "partial_blocks_fraction": partial_blocks / full_blocks,
     }

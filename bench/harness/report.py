@@ -110,7 +110,8 @@ def per_prompt_table(rows: list[dict[str, Any]], summaries: list[Summary]) -> li
             cells.append(f"{r['skipped_steps']}, {min(float(r['psnr']), 99):.1f}" if r else "–")
             if r and s.family == "semcache" and r.get("p_s_mean") not in (None, ""):
                 p_s = float(r["p_s_mean"])
-        cls = next(iter(mine.values()))["motion_class"]
+        first = next(iter(mine.values()))
+        cls = first["motion_class"] + (", held out" if str(first.get("held_out", "0")) == "1" else "")
         lines.append(f"| {prompt} | {cls} | " + " | ".join(cells) + f" | {_n(p_s, '.3f')} |")
     return lines
 
@@ -165,7 +166,25 @@ def reference_motion(rows: list[dict[str, Any]]) -> list[str]:
     return ["Uncached frame-difference energy by prompt class: " + ", ".join(parts) + "."]
 
 
-def markdown(rows: list[dict[str, Any]], header: list[str]) -> str:
+def schedule_table(schedule_rows: list[dict[str, Any]], main_rows: list[dict[str, Any]]) -> list[str]:
+    """Every node default on each schedule (steps x sampler): compute speedup, PSNR, motion ratio."""
+    from .aggregate import summarize
+
+    all_rows = schedule_rows + [r for r in main_rows if r["tag"] == "default"]
+    schedules = sorted({(int(r["steps"]), r["sampler"]) for r in all_rows})
+    labels = list(dict.fromkeys(r["method"] for r in all_rows if r["family"] != "uncached"))
+    lines = ["| schedule | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for steps, sampler in schedules:
+        cells = []
+        for label in labels:
+            picked = [r for r in all_rows if r["method"] == label and int(r["steps"]) == steps and r["sampler"] == sampler]
+            s = summarize(picked) if picked else None
+            cells.append(f"{s.work_speedup:.2f}x, {s.psnr:.1f} dB, {s.motion_ratio:.2f}" if s else "–")
+        lines.append(f"| {steps} steps {sampler} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(rows: list[dict[str, Any]], header: list[str], schedule_rows: list[dict[str, Any]] | None = None) -> str:
     summaries = by_config(rows)
     defaults = [s for s in summaries if s.tag == "default"]
     ablations = [s for s in summaries if s.tag not in ("", "default")]
@@ -178,6 +197,13 @@ def markdown(rows: list[dict[str, Any]], header: list[str]) -> str:
     parts += [""] + adaptivity_verdict(rows, summaries) + [""] + reference_motion(rows)
     parts += [""] + premise_check(rows, summaries)
     parts += ["", "Per prompt, each method at its node default:", ""] + per_prompt_table(rows, summaries)
+    if schedule_rows:
+        parts += ["", "## Node defaults on other schedules (20 / 30 / 50 steps, euler and uni_pc)", "",
+                  "Each cell: compute speedup, PSNR, motion ratio; means over the same prompts.", ""]
+        parts += schedule_table(schedule_rows, rows)
+    tmm_rows = [s for s in summaries if s.family in ("tmm", "semcache+tmm")]
+    if tmm_rows:
+        parts += ["", "## TMM Frame Selector: alone and chained with SemCache", ""] + config_table(tmm_rows)
     parts += ["", "## All threshold sweep points", ""] + config_table(sweeps)
     if ablations:
         parts += ["", "## Ablations (SemCache at the base point `semcache 0.2`, one setting changed) and extras", ""]

@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from importlib import import_module
-from statistics import mean
+from statistics import mean, median
 from typing import Any
 
 import torch
@@ -45,10 +45,23 @@ class SamplingSetup:
 @dataclass
 class Sample:
     video: torch.Tensor  # (3, T, H, W) RGB in [0, 1]
-    wall: float
-    cpu: float
+    walls: list[float]  # one per repeat (the output is the same every time: same seed)
+    cpus: list[float]
     work: BlockWork
     stats: Any  # SemCache RunStats or None
+
+    @property
+    def wall(self) -> float:
+        return median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return median(self.cpus)
+
+    def add_timing(self, other: Sample) -> None:
+        """Another repeat of the same sample: only its times are kept."""
+        self.walls += other.walls
+        self.cpus += other.cpus
 
 
 def sample(model: Any, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
@@ -66,7 +79,7 @@ def sample(model: Any, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
         )
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         video = raw_to_rgb(out)[0]
-    return Sample(video, wall, cpu, work, None)
+    return Sample(video, [wall], [cpu], work, None)
 
 
 def run_method(model: Any, pack: Any, method: Method, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
@@ -83,8 +96,9 @@ def _mean(values: list[float | None]) -> float | None:
     return mean(kept) if kept else None
 
 
-def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample) -> dict[str, Any]:
-    """One CSV row: the method, the prompt, speed (vs the same prompt uncached) and fidelity."""
+def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample, setup: SamplingSetup) -> dict[str, Any]:
+    """One CSV row: the method, the prompt, speed (vs the same prompt uncached; times are medians
+    over the repeats) and fidelity."""
     out: dict[str, Any] = {
         "method": method.label,
         "family": method.family,
@@ -94,6 +108,10 @@ def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample) -> dic
         "prompt": prompt.text,
         "motion_class": prompt.motion_class,
         "seed": prompt.seed,
+        "held_out": int(prompt.held_out),
+        "sampler": setup.sampler,
+        "scheduler": setup.scheduler,
+        "repeats": len(result.walls),
         "steps": len(result.work.per_step),
         "skipped_steps": result.work.skipped_steps,
         "pattern": result.work.step_pattern(),

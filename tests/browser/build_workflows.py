@@ -663,9 +663,11 @@ def _proxy_demo() -> W:
                 "deterministic text encoder and decoder nodes instead of UMT5 and the VAE. Needs:\n"
                 "- `bench/proxy/comfy_nodes` in `custom_nodes/` (e.g. as `semcache_proxy`)\n"
                 "- `bench/proxy/semcache_proxy_wan.safetensors` in `models/diffusion_models/`\n\n"
-                "It knows prompts made of a color, an object, an action, an optional direction and a place, "
-                "e.g. `a white person reading in a coffee shop` (static) or "
-                "`a brown horse galloping to the left on the grassland` (dynamic)."
+                "It knows prompts made of a color, an object (or two: `a red ball and a blue cube`), an action, "
+                "an optional direction and a place, optionally a camera pan, e.g. "
+                "`a white person reading in a coffee shop` (static) or "
+                "`a brown horse galloping to the left on the grassland` (dynamic). The words are listed in "
+                "`bench/proxy/world.py`."
             ),
             size=(340, 330),
         ),
