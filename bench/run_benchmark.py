@@ -38,6 +38,7 @@ from harness.methods import UNCACHED  # noqa: E402
 from harness.plots import contact_sheet, frames_grid, pareto  # noqa: E402
 from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS  # noqa: E402
 from harness.provenance import engine_version  # noqa: E402
+from harness.readme import update_readme  # noqa: E402
 from harness.report import markdown  # noqa: E402
 from harness.runner import SamplingSetup, row, run_method, sample  # noqa: E402
 
@@ -64,7 +65,11 @@ def write_outputs(out: Path, rows: list[dict], schedule_rows: list[dict], header
     summaries = by_config(rows)
     write_csv(out / "summary.csv", [dataclasses.asdict(s) for s in summaries])
     pareto(summaries, out / "pareto.png")
-    (out / "benchmark.md").write_text(markdown(rows, header, schedule_rows))
+    text = markdown(rows, header, schedule_rows)
+    (out / "benchmark.md").write_text(text)
+    if out == (BENCH / "results").resolve():  # the committed run: the README quotes its tables
+        written = update_readme(BENCH.parent / "README.md", text)
+        print(f"[bench] README blocks updated: {', '.join(written) or 'none'}", flush=True)
 
 
 def run_prompt(model, pack, prompt, methods, sampling, repeats: int, timed: set) -> tuple[list[dict], dict]:

@@ -118,3 +118,16 @@ def test_schedule_table_groups_by_steps_and_sampler():
     lines = schedule_table(other, main)
     assert lines[2] == "| 20 steps euler | 4.00x, 31.0 dB, 1.00 |"
     assert lines[3] == "| 30 steps uni_pc | 2.00x, 35.0 dB, 1.00 |"
+
+
+def test_readme_quotes_the_committed_benchmark_tables():
+    """The README's benchmark tables are the committed run's, not numbers typed by hand."""
+    from harness.readme import SECTIONS, block, section
+
+    readme = (BENCH.parent / "README.md").read_text()
+    results = (BENCH / "results" / "benchmark.md").read_text()
+    quoted = {name: block(readme, name) for name in SECTIONS}
+    assert quoted["defaults"] is not None, "README lost its <!-- bench:defaults --> block"
+    for name, body in quoted.items():
+        if body is not None:
+            assert body == section(results, SECTIONS[name]), f"README block {name} differs from benchmark.md"

@@ -92,7 +92,7 @@ def contact_sheet(videos: list, prompts: list[str], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import torch
 
-    fig, axes = plt.subplots(len(prompts), 1, figsize=(11, 1.25 * len(prompts) + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(prompts), 1, figsize=(11, 1.5 * len(prompts) + 0.6), squeeze=False)
     for ax, video, prompt in zip(axes[:, 0], videos, prompts):
         pad = torch.nn.functional.pad(video, (0, 2), value=1.0)  # a white gap between frames
         strip = pad.permute(2, 1, 3, 0).reshape(video.shape[2], -1, 3)

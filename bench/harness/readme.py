@@ -1,0 +1,45 @@
+"""Keeps the README's benchmark tables equal to the committed run's `results/benchmark.md`.
+
+The README holds copies of some sections between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
+markers; a full benchmark run (or `--report-only`) rewrites them, and a test checks they match.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# README block name -> the benchmark.md section it copies (heading text)
+SECTIONS = {
+    "defaults": "Each method at its node default",
+    "matched": "SemCache vs EasyCache / LazyCache at matched quality and matched speed",
+    "schedules": "Node defaults on other schedules (20 / 30 / 50 steps, euler and uni_pc)",
+}
+
+
+def section(markdown: str, heading: str) -> str:
+    """The body of `## heading` in `markdown` (up to the next `## `), stripped."""
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, flags=re.M | re.S)
+    if match is None:
+        raise KeyError(f"benchmark.md has no section {heading!r}")
+    return match.group(1).strip()
+
+
+def block(readme: str, name: str) -> str | None:
+    match = re.search(rf"<!-- bench:{name} -->\n(.*?)\n<!-- /bench:{name} -->", readme, flags=re.S)
+    return match.group(1).strip() if match else None
+
+
+def update_readme(readme_path: Path, benchmark_md: str) -> list[str]:
+    """Rewrite every marked block from `benchmark_md`; returns the names of the blocks written."""
+    text = readme_path.read_text()
+    written = []
+    for name, heading in SECTIONS.items():
+        if block(text, name) is None:
+            continue
+        body = section(benchmark_md, heading)
+        text = re.sub(rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)",
+                      lambda m, body=body: m.group(1) + body + m.group(2), text, flags=re.S)
+        written.append(name)
+    readme_path.write_text(text)
+    return written
