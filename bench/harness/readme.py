@@ -26,7 +26,7 @@ def section(markdown: str, heading: str) -> str:
 
 
 def block(readme: str, name: str) -> str | None:
-    match = re.search(rf"<!-- bench:{name} -->\n(.*?)\n<!-- /bench:{name} -->", readme, flags=re.S)
+    match = re.search(rf"<!-- bench:{name} -->\n(.*?)<!-- /bench:{name} -->", readme, flags=re.S)
     return match.group(1).strip() if match else None
 
 
@@ -38,8 +38,8 @@ def update_readme(readme_path: Path, benchmark_md: str) -> list[str]:
         if block(text, name) is None:
             continue
         body = section(benchmark_md, heading)
-        text = re.sub(rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)",
-                      lambda m, body=body: m.group(1) + body + m.group(2), text, flags=re.S)
+        text = re.sub(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)",
+                      lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text, flags=re.S)
         written.append(name)
     readme_path.write_text(text)
     return written

@@ -1,4 +1,4 @@
-"""Train the proxy Wan 2.1 T2V model (seeded, CPU, ~30 min) and save its fp16 checkpoint.
+"""Train the proxy Wan 2.1 T2V model (seeded, CPU, ~50 min on 2 cores) and save its fp16 checkpoint.
 
 Rectified-flow training exactly as ComfyUI samples Wan: x_t = (1 - s) x0 + s * noise, the model
 gets timestep s * 1000 and predicts noise - x0 (ComfyUI's CONST/flow parameterisation), so the
