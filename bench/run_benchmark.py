@@ -6,7 +6,7 @@ the MODEL patched exactly as each method's node does, at ComfyUI's Wan 2.1 T2V w
 also on 20/30/50 steps with euler and uni_pc. For each prompt the uncached sample is the
 reference; every configuration is compared with it on the same seed.
 
-  .venv/bin/python bench/run_benchmark.py            # full run -> bench/results/ (~45 min on 2 CPU cores)
+  .venv/bin/python bench/run_benchmark.py            # full run -> bench/results/ (~60 min on 2 CPU cores)
   .venv/bin/python bench/run_benchmark.py --quick    # 2 prompts x 5 configs -> bench/out/quick/ (< 3 min)
   .venv/bin/python bench/run_benchmark.py --report-only --out bench/results   # redo tables/plot from the CSV
   .venv/bin/python bench/run_benchmark.py --realscale [realscale_timing.py options]   # Wan-1.3B-shaped timings
