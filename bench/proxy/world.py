@@ -1,8 +1,8 @@
 """A tiny procedural video world the proxy Wan model is trained on.
 
-A clip is one coloured object (ball, cube, horse, ...) doing something (resting, walking,
-galloping, ...) in a scene (grassland, coffee shop, ocean, storm, ...), optionally with a camera
-pan. The prompt names all of it, so the text decides how much the clip moves: static prompts give
+A clip is one coloured object (ball, cube, horse, ...), or two, doing something (resting,
+walking, galloping, spinning fast, ...) in a scene (grassland, coffee shop, ocean, storm, ...),
+optionally with a camera pan; some combinations are held out of training (HELD_OUT). The prompt names all of it, so the text decides how much the clip moves: static prompts give
 still clips, dynamic prompts fast motion, moving backgrounds or flicker. That is exactly the
 property SemCache's prompt-aware threshold is meant to exploit, with a ground truth we control.
 Rendering is plain torch on small frames, fast enough to make every training batch on the fly.
