@@ -2,8 +2,9 @@
 
 A clip is one coloured object (ball, cube, horse, ...), or two, doing something (resting,
 walking, galloping, spinning fast, ...) in a scene (grassland, coffee shop, ocean, storm, ...),
-optionally with a camera pan; some combinations are held out of training (HELD_OUT). The prompt names all of it, so the text decides how much the clip moves: static prompts give
-still clips, dynamic prompts fast motion, moving backgrounds or flicker. That is exactly the
+optionally with a camera pan; some combinations are held out of training (HELD_OUT). The
+prompt names all of it, so the text decides how much the clip moves: static prompts give still
+clips, dynamic prompts fast motion, moving backgrounds or flicker. That is exactly the
 property SemCache's prompt-aware threshold is meant to exploit, with a ground truth we control.
 Rendering is plain torch on small frames, fast enough to make every training batch on the fly.
 """
