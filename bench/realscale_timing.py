@@ -37,6 +37,13 @@ def parse_latent(text: str) -> tuple[int, int, int]:
     return frames, height, width
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 PROJECTION_HEAD = "Projected wall speedup"
 
 
@@ -122,10 +129,7 @@ def semcache_report(args: argparse.Namespace, out: Path, model, pack, shape: dic
               f"{r['overhead_ms']:.1f} ms ({r['overhead_pct_of_full']:.2f}%), A/B {r['ab_overhead_pct']:+.2f}% "
               f"[{time.monotonic() - t0:.0f} s]", flush=True)
 
-    with (out / "realscale.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(out / "realscale.csv", rows)
     minutes = (time.monotonic() - started) / 60
     lines = [
         "# Real-scale step timings (Wan-1.3B-shaped, random weights, CPU)",
@@ -172,10 +176,7 @@ def tmm_report(args: argparse.Namespace, out: Path, model, pack, shape: dict, n_
           f"partial {r['partial_step_s']:.2f} s = {r['partial_step_fraction']:.3f} of full (blocks "
           f"{r['partial_blocks_fraction']:.3f}) at computed-token fraction {r['computed_token_fraction']:.3f}",
           flush=True)
-    with (out / "realscale_tmm.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["latent", *r])
-        writer.writeheader()
-        writer.writerow({"latent": args.tmm_latent, **r})
+    write_rows(out / "realscale_tmm.csv", [{"latent": args.tmm_latent, **r}])
     minutes = (time.monotonic() - started) / 60
     lines = [
         "# Real-scale timing of a TMM-partial step (Wan-1.3B-shaped, random weights, CPU)",
