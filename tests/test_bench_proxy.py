@@ -15,6 +15,8 @@ if str(BENCH) not in sys.path:
 from proxy.comfy_nodes import NODE_CLASS_MAPPINGS  # noqa: E402
 from proxy.comfy_nodes.proxy_codec import latent_to_rgb, rgb_to_latent  # noqa: E402
 from proxy.comfy_nodes.proxy_text import TEXT_DIM, TEXT_LEN, encode, token_count, word_vector  # noqa: E402
+from proxy.data import FRAMES, LATENT_H, LATENT_W, make_batch, posterior_velocity  # noqa: E402
+from proxy_fidelity import objects  # noqa: E402
 from proxy.world import ACTIONS, COLORS, DIRECTIONS, PANS, SCENES, SUBJECTS, Clip, is_held_out, random_clip, render  # noqa: E402
 
 
@@ -41,7 +43,7 @@ def test_world_motion_follows_the_prompt():
     gen = torch.Generator().manual_seed(0)
     still = Clip("red", "ball", "resting", None, "in the desert", None)
     fast = Clip("red", "ball", "racing", "to the right", "in the desert", None)
-    energy = [float((render(c, 9, 16, 16, gen).diff(dim=1) ** 2).mean()) for c in (still, fast)]
+    energy = [float((render(c, FRAMES, 2 * LATENT_H, 2 * LATENT_W, gen).diff(dim=1) ** 2).mean()) for c in (still, fast)]
     assert energy[0] < 1e-8 < energy[1]
     assert (still.motion_class, fast.motion_class) == ("static", "dynamic")
     clips = [random_clip(random.Random(3)) for _ in range(2)]
@@ -104,3 +106,64 @@ def test_proxy_nodes_encode_and_decode(comfy):
     (images,) = NODE_CLASS_MAPPINGS["SemCacheProxyDecode"]().decode({"samples": raw})
     assert images.shape == (4, 16, 16, 3)
     assert torch.allclose(images[2], rgb[0, :, 2].permute(1, 2, 0), atol=1e-5)
+
+
+def test_v5_world_shows_what_the_words_say_at_token_scale():
+    """Every object spans >= 2x2 Wan tokens, every fast one moves >= half a token per frame, and
+    the colour tracker the fidelity check uses sees the ground truth on rendered clips."""
+    gen = torch.Generator().manual_seed(1)
+    h, w = 2 * LATENT_H, 2 * LATENT_W
+    assert FRAMES >= 13 and (LATENT_H // 2) * (LATENT_W // 2) >= 64
+    for subject in SUBJECTS:
+        clip = Clip("red", subject, "resting", None, "in the snow", None)
+        alpha = (render(clip, 1, h, w, gen)[0, 0] > 0.6).float()  # red channel: the object only
+        rows, cols = alpha.any(1).nonzero(), alpha.any(0).nonzero()
+        assert int(rows.max() - rows.min() + 1) >= 8 and int(cols.max() - cols.min() + 1) >= 8, subject
+    for action, spec in ACTIONS.items():
+        if spec[0] != "dynamic":
+            continue
+        clip = Clip("red", "ball", action, None if len(spec) > 3 else "to the right", "in the snow", None)
+        t = objects.track(render(clip, FRAMES, h, w, gen), COLORS["red"])
+        assert t.visible == 1.0 and t.speed() >= 0.5, (action, t.speed())
+    for direction, unit in DIRECTIONS.items():
+        moving = objects.track(render(Clip("blue", "cat", "running", direction, "in the desert", None), FRAMES, h, w, gen),
+                               COLORS["blue"])
+        assert objects.moves_as_named(moving, unit), direction
+        assert not objects.moves_as_named(moving, (-unit[0], -unit[1]))
+        assert not objects.stays_put(moving)
+    still = objects.track(render(Clip("blue", "cat", "sleeping", None, "in the desert", None), FRAMES, h, w, gen),
+                          COLORS["blue"])
+    assert objects.stays_put(still) and still.speed() < 1e-3
+    assert not objects.moves_as_named(still, (1.0, 0.0))
+
+
+def test_posterior_target_is_flow_matching_at_low_noise_and_the_bank_mean_at_full_noise():
+    import random
+
+    batch = make_batch(random.Random(0), torch.Generator().manual_seed(0), 2, uncond_prob=0.5, bank=4, frames=3,
+                       height=8, width=8)
+    assert batch.bank.shape == (2, 4, 16, 3, 8, 8) and torch.equal(batch.bank[:, 0], batch.latents)
+    noise = torch.randn(batch.latents.shape, generator=torch.Generator().manual_seed(1))
+    low = torch.full((2,), 0.02)
+    x_t = (1 - 0.02) * batch.latents + 0.02 * noise
+    assert torch.allclose(posterior_velocity(x_t, low, batch.bank), noise - batch.latents, atol=1e-4)
+    full = torch.ones(2)
+    expected = noise - batch.bank.mean(1)  # at s = 1 every bank member is equally likely
+    assert torch.allclose(posterior_velocity(noise, full, batch.bank), expected, atol=1e-5)
+
+
+def test_time_embedding_stays_blind_to_fast_oscillating_timestep_features(comfy):
+    from proxy import model as proxy_model
+
+    model = proxy_model.build(dict(proxy_model.CONFIG, num_layers=1), seed=0)
+    keep = proxy_model.keep_time_embedding_smooth(model)
+    weight = model.time_embedding[0].weight
+    assert 0 < int(keep.sum()) < keep.numel() and torch.all(weight[:, keep == 0] == 0)
+    x = torch.randn(1, 16, 1, 4, 4)
+    out = model(x, torch.tensor([500.0]), torch.randn(1, 8, 4096))
+    (out.square().mean() + weight.sum()).backward()
+    assert torch.all(weight.grad[:, keep == 0] == 0) and weight.grad[:, keep == 1].abs().sum() > 0
+    # the kept features change slowly: at most SMOOTH_PERIODS periods over the timestep range
+    half = model.freq_dim // 2
+    omega = torch.pow(10000.0, -torch.arange(half, dtype=torch.float32) / half).repeat(2)
+    assert float((omega * keep).max()) * 1000 <= 2 * 3.1416 * proxy_model.SMOOTH_PERIODS

@@ -54,6 +54,28 @@ def build(config: dict | None = None, seed: int = 0) -> torch.nn.Module:
     return model
 
 
+SMOOTH_PERIODS = 3.0  # timestep features may oscillate at most this often over the whole 0..1000 range
+
+
+def keep_time_embedding_smooth(model: torch.nn.Module) -> torch.Tensor:
+    """Zero, and keep at zero, the time embedding's inputs that oscillate faster than SMOOTH_PERIODS
+    over the schedule.
+
+    Wan embeds the timestep with sinusoids of periods down to 2*pi timestep units, so an untrained
+    weight on them makes the prediction jump pseudo-randomly from one sampling step to the next.
+    The real Wan learned to be smooth in t over a huge training run (its MagCache curve is smooth);
+    a small proxy cannot, so it is built unable to see those frequencies. Returns the column mask.
+    """
+    linear = model.time_embedding[0]
+    half = model.freq_dim // 2
+    omega = torch.pow(10000.0, -torch.arange(half, dtype=torch.float32) / half)
+    keep = (omega * 1000.0 <= 2 * math.pi * SMOOTH_PERIODS).float().repeat(2)  # cos half, sin half
+    with torch.no_grad():
+        linear.weight.mul_(keep.to(linear.weight))
+    linear.weight.register_hook(lambda grad: grad * keep.to(grad))
+    return keep
+
+
 def short_context(contexts: torch.Tensor, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 512, D) zero-padded contexts -> (B, L, D) with L = max length + 1, and the logit bias.
 
@@ -93,5 +115,7 @@ def save_fp16(model: torch.nn.Module, path: Path, metadata: dict[str, str] | Non
 
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata=metadata)
+    partial = path.with_suffix(".partial")  # readers never see a half-written checkpoint
+    save_file(state, str(partial), metadata=metadata)
+    partial.replace(path)
     return path

@@ -22,37 +22,42 @@ COLORS = {
     "yellow": (0.95, 0.90, 0.15), "white": (0.95, 0.95, 0.95), "black": (0.08, 0.08, 0.08),
     "purple": (0.60, 0.20, 0.80), "orange": (1.00, 0.55, 0.10), "brown": (0.50, 0.30, 0.15),
 }
-# subject -> (half-width, half-height) in units of the size r, and the outline ("round" or "box")
+# Sizes are in pixels of the rendered clip; one latent pixel is 2x2 pixels and one Wan token
+# (patch 1x2x2) is 4x4 pixels, so every object below spans at least 2x2 tokens.
+MIN_HALF_EXTENT = 4.6  # the smaller half-extent of every object, in pixels (>= 2 tokens across)
+# subject -> (half-width, half-height) relative to the smaller one, and the outline ("round" or "box")
 SUBJECTS = {
-    "ball": (1.0, 1.0, "round"), "cube": (1.0, 1.0, "box"), "horse": (1.4, 0.9, "round"),
-    "person": (0.7, 1.4, "round"), "car": (1.5, 0.8, "box"), "bird": (0.8, 0.5, "round"),
-    "cat": (1.1, 0.8, "round"),
+    "ball": (1.0, 1.0, "round"), "cube": (1.0, 1.0, "box"), "horse": (1.35, 1.0, "round"),
+    "person": (1.0, 1.45, "round"), "car": (1.45, 1.0, "box"), "bird": (1.3, 1.0, "round"),
+    "cat": (1.2, 1.0, "round"),
 }
-# action -> (motion class, speed in pixels per frame, bounce amplitude in pixels[, orbit radius in pixels])
+# action -> (motion class, speed in pixels per frame, bounce amplitude in pixels[, orbit radius in pixels]).
+# Dynamic speeds are at least half a token (2 px) per frame, neutral ones about a quarter.
 ACTIONS = {
     "resting": ("static", 0.0, 0.0), "sitting": ("static", 0.0, 0.0), "sleeping": ("static", 0.0, 0.0),
     "reading": ("static", 0.0, 0.0), "standing still": ("static", 0.0, 0.0), "waiting": ("static", 0.0, 0.0),
-    "walking": ("neutral", 0.6, 0.0), "drifting": ("neutral", 0.5, 0.0), "rolling slowly": ("neutral", 0.55, 0.0),
-    "strolling": ("neutral", 0.65, 0.0), "floating": ("neutral", 0.45, 0.5),
-    "running": ("dynamic", 1.6, 0.0), "galloping": ("dynamic", 1.8, 1.0), "racing": ("dynamic", 2.0, 0.0),
-    "flying fast": ("dynamic", 1.9, 0.5), "jumping": ("dynamic", 0.8, 3.0), "bouncing": ("dynamic", 1.1, 2.5),
-    "bouncing quickly": ("dynamic", 1.3, 3.5), "racing across": ("dynamic", 2.2, 0.0),
-    "spinning fast": ("dynamic", 0.0, 0.0, 2.5),
+    "walking": ("neutral", 1.0, 0.0), "drifting": ("neutral", 0.8, 0.0), "rolling slowly": ("neutral", 0.9, 0.0),
+    "strolling": ("neutral", 1.1, 0.0), "floating": ("neutral", 0.7, 1.0),
+    "running": ("dynamic", 2.5, 0.0), "galloping": ("dynamic", 2.5, 1.5), "racing": ("dynamic", 2.6, 0.0),
+    "flying fast": ("dynamic", 2.5, 0.8), "jumping": ("dynamic", 2.2, 5.0), "bouncing": ("dynamic", 2.3, 4.0),
+    "bouncing quickly": ("dynamic", 2.5, 5.0), "racing across": ("dynamic", 2.7, 0.0),
+    "spinning fast": ("dynamic", 0.0, 0.0, 4.5),
 }
-ORBIT_SPEED = 1.4  # radians per frame for actions with an orbit ("spinning fast")
+ORBIT_SPEED = 0.9  # radians per frame for actions with an orbit ("spinning fast"): ~4 px per frame
 DIRECTIONS = {"to the left": (-1.0, 0.0), "to the right": (1.0, 0.0), "upward": (0.0, -1.0), "downward": (0.0, 1.0)}
-# scene -> (sky rgb, ground rgb, texture, moving) ; texture in {"none", "waves", "stripes", "stars", "flicker"}
+# scene -> (sky rgb, ground rgb, texture) ; texture in {"none", "waves", "stripes", "stars", "flicker"}.
+# Scene colours keep their distance from the object colours, so a named object stands out.
 SCENES = {
-    "on the grassland": ((0.55, 0.75, 0.95), (0.25, 0.60, 0.20), "none"),
-    "in the desert": ((0.90, 0.85, 0.70), (0.85, 0.70, 0.40), "none"),
-    "in a coffee shop": ((0.45, 0.30, 0.20), (0.30, 0.20, 0.12), "none"),
-    "in a library": ((0.35, 0.22, 0.12), (0.25, 0.15, 0.08), "stripes"),
-    "at night": ((0.05, 0.07, 0.20), (0.08, 0.10, 0.15), "stars"),
-    "in the snow": ((0.80, 0.85, 0.90), (0.95, 0.95, 0.97), "none"),
-    "by the ocean": ((0.60, 0.80, 0.95), (0.10, 0.35, 0.70), "waves"),
-    "in a storm": ((0.30, 0.32, 0.38), (0.20, 0.22, 0.25), "flicker"),
+    "on the grassland": ((0.55, 0.75, 0.95), (0.32, 0.52, 0.22), "none"),
+    "in the desert": ((0.90, 0.85, 0.70), (0.80, 0.68, 0.45), "none"),
+    "in a coffee shop": ((0.45, 0.32, 0.24), (0.32, 0.22, 0.16), "none"),
+    "in a library": ((0.55, 0.42, 0.30), (0.42, 0.30, 0.20), "stripes"),
+    "at night": ((0.05, 0.07, 0.22), (0.10, 0.12, 0.18), "stars"),
+    "in the snow": ((0.78, 0.82, 0.88), (0.88, 0.88, 0.90), "none"),
+    "by the ocean": ((0.62, 0.80, 0.92), (0.12, 0.38, 0.62), "waves"),
+    "in a storm": ((0.32, 0.34, 0.40), (0.22, 0.24, 0.27), "flicker"),
 }
-PANS = {"while the camera pans left": -1.0, "while the camera pans right": 1.0}
+PANS = {"while the camera pans left": -1.5, "while the camera pans right": 1.5}  # background pixels per frame
 MOTION_CLASSES = ("static", "neutral", "dynamic")
 MULTI_OBJECT_SHARE = 0.2  # training clips with a second object ("a red ball and a blue cube ...")
 # Combinations never shown in training (random_clip rejects them); the benchmark prompts use some
@@ -132,8 +137,15 @@ def _reflect(p: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     return lo + torch.where(q > span, 2 * span - q, q)
 
 
+EDGE_SOFTNESS = 3.5  # larger = harder object edges; soft edges are easier to learn and to sample
+
+
 def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generator) -> torch.Tensor:
-    """(3, T, H, W) RGB in [0, 1]; unnamed details (position, size, phases) come from `gen`."""
+    """(3, T, H, W) RGB in [0, 1]; unnamed details (position, size, phases) come from `gen`.
+
+    Backgrounds are smooth (gradients, soft waves and stars, a soft stripe pattern) so that the
+    only sharp-ish structure in a clip is what the prompt names.
+    """
 
     def u(lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=gen))
@@ -143,64 +155,69 @@ def render(clip: Clip, frames: int, height: int, width: int, gen: torch.Generato
     xx = (torch.arange(width, dtype=torch.float32) + 0.5).view(1, 1, width)
     sky, ground, texture = SCENES[clip.scene]
     pan = PANS.get(clip.pan, 0.0)
-    horizon = u(0.35, 0.6) * height
-    shift = pan * t  # the background slides against the camera
-    gx = xx + shift
-    ground_w = torch.sigmoid((yy - horizon) * 2.0)
+    horizon = u(0.4, 0.6) * height
+    gx = xx + pan * t  # the background slides against the camera
+    ground_w = torch.sigmoid((yy - horizon) * 0.8)
     base = [s * (1 - ground_w) + g * ground_w for s, g in zip(sky, ground)]
-    detail = torch.zeros(frames, height, width)
     phase = u(0, 2 * math.pi)
     if texture == "waves":
-        detail = 0.08 * torch.sin(0.9 * gx - 0.8 * t + phase + 0.6 * yy) * ground_w
+        detail = 0.10 * torch.sin(0.45 * gx - 0.6 * t + phase + 0.5 * yy) * ground_w
     elif texture == "stripes":
-        detail = 0.06 * torch.sign(torch.sin(1.3 * gx + phase)) * (1 - ground_w)
+        detail = 0.07 * torch.sin(0.55 * gx + phase) * (1 - ground_w)
     elif texture == "stars":
-        stars = torch.rand(height, width * 3, generator=gen) > 0.93
-        idx = torch.remainder(gx.long().expand(frames, height, width) + width, width * 3)
-        detail = 0.6 * torch.gather(stars.float().expand(frames, -1, -1), 2, idx) * (1 - ground_w)
+        detail = torch.zeros(frames, height, width)
+        for _ in range(6):  # a few soft stars in the sky, moving with the background
+            sx, sy = u(0, 2 * width), u(0, horizon)
+            dx = torch.remainder(gx - sx + width, 2 * width) - width
+            detail = detail + 0.5 * torch.exp(-(dx**2 + (yy - sy) ** 2) / 2.0)
+        detail = detail * (1 - ground_w)
     else:
-        detail = 0.03 * torch.sin(0.7 * gx + 0.5 * yy + phase)
+        detail = 0.03 * torch.sin(0.3 * gx + 0.25 * yy + phase)
     gain = torch.ones(frames, 1, 1)
-    if texture == "flicker":
+    if texture == "flicker":  # lightning: some frames are brighter, at random
         gain = 1.0 + 0.35 * (torch.rand(frames, 1, 1, generator=gen) > 0.6).float()
     bg = torch.stack([(b + detail) * gain for b in base])
 
     frame = bg
     objects = [(clip.color, clip.subject)] + ([clip.second] if clip.second else [])
-    for color, subject in objects:
-        alpha, obj = _draw_object(clip, color, subject, t, xx, yy, height, width, u)
+    for index, (color, subject) in enumerate(objects):
+        alpha, obj = _draw_object(clip, color, subject, index, t, xx, yy, height, width, u)
         frame = frame * (1 - alpha) + obj * alpha
     return frame.clamp(0.0, 1.0)
 
 
-def _draw_object(clip: Clip, color_name: str, subject: str, t: torch.Tensor, xx: torch.Tensor, yy: torch.Tensor,
-                 height: int, width: int, u) -> tuple[torch.Tensor, torch.Tensor]:
+def _draw_object(clip: Clip, color_name: str, subject: str, index: int, t: torch.Tensor, xx: torch.Tensor,
+                 yy: torch.Tensor, height: int, width: int, u) -> tuple[torch.Tensor, torch.Tensor]:
     """(alpha, rgb) of one object doing the clip's action; its unnamed details come from `u`."""
     speed, bounce = ACTIONS[clip.action][1:3]
     orbit = ACTIONS[clip.action][3] if len(ACTIONS[clip.action]) > 3 else 0.0
-    speed *= u(0.85, 1.15)
+    speed *= u(0.92, 1.08)
     angle = u(0, 2 * math.pi)
     dx, dy = DIRECTIONS.get(clip.direction, (math.cos(angle), math.sin(angle)))
     rx, ry, outline = SUBJECTS[subject]
-    size = u(2.6, 3.4) * (0.7 if subject == "bird" else 1.0) * (0.8 if clip.second else 1.0)
+    size = MIN_HALF_EXTENT * u(1.0, 1.12)
     hw, hh = rx * size, ry * size
-    # Start where the named motion has room: opposite the direction of travel, else near the centre.
-    x0 = (width - hw - u(0, 1.5) if dx < -0.5 else hw + u(0, 1.5) if dx > 0.5 else width / 2 + u(-2, 2))
-    y0 = (height - hh - u(0, 1.5) if dy < -0.5 else hh + u(0, 1.5) if dy > 0.5 else height / 2 + u(-2, 2))
+    margin = 0.5
+    # Start where the named motion has room: at the edge opposite the direction of travel.
     if clip.direction is None:
-        x0, y0 = width / 2 + u(-2, 2), height / 2 + u(-2, 2)
-    if clip.second:  # two objects: spread them apart horizontally
-        x0 = x0 + u(-4, 4)
+        x0, y0 = width / 2 + u(-3, 3), height / 2 + u(-3, 3)
+    else:
+        x0 = width - hw - margin if dx < -0.5 else hw + margin if dx > 0.5 else width / 2 + u(-3, 3)
+        y0 = height - hh - margin if dy < -0.5 else hh + margin if dy > 0.5 else height / 2 + u(-3, 3)
+    if clip.second:  # two objects: one in the upper half, one in the lower half
+        y0 = height * (0.3 if index == 0 else 0.7) + u(-1.5, 1.5)
+        x0 = x0 + u(-3, 3)
     cx = _reflect(x0 + dx * speed * t, hw, width - hw)
     cy = _reflect(y0 + dy * speed * t, hh, height - hh)
-    cy = cy - bounce * torch.abs(torch.sin(t * u(0.9, 1.3) + u(0, math.pi)))
+    if bounce:
+        cy = cy - bounce * torch.abs(torch.sin(t * u(0.45, 0.6) + u(0, math.pi)))
     if orbit:
         phase = u(0, 2 * math.pi)
         cx = cx + orbit * torch.cos(ORBIT_SPEED * t + phase)
         cy = cy + orbit * torch.sin(ORBIT_SPEED * t + phase)
     ox, oy = (xx - cx) / hw, (yy - cy) / hh
     dist = torch.maximum(ox.abs(), oy.abs()) if outline == "box" else torch.sqrt(ox**2 + oy**2)
-    alpha = torch.sigmoid((1.0 - dist) * 6.0)
-    shade = 1.0 - 0.25 * oy.clamp(-1, 1)  # lit from above
-    color = [min(max(c + u(-0.05, 0.05), 0.0), 1.0) for c in COLORS[color_name]]
+    alpha = torch.sigmoid((1.0 - dist) * EDGE_SOFTNESS * 2.0)
+    shade = 1.0 - 0.12 * oy.clamp(-1, 1)  # lit from above
+    color = [min(max(c + u(-0.04, 0.04), 0.0), 1.0) for c in COLORS[color_name]]
     return alpha, torch.stack([c * shade for c in color])
