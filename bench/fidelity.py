@@ -12,7 +12,7 @@ benchmark prompts plus neutral and extra single-object ones, uncached:
 - the decoded clips' motion energy per class, and whether the named object's colour centroid
   moves the named way (directional prompts) or stays put (static prompts).
 
-  .venv/bin/python bench/fidelity.py                    # -> bench/results/fidelity.{md,csv,png}
+  .venv/bin/python bench/fidelity.py                    # -> bench/results/fidelity.{md,csv,png}, fidelity_clips.png
   .venv/bin/python bench/fidelity.py --out DIR --checkpoint PATH --prompts 4   (a quick look)
 """
 
@@ -64,11 +64,11 @@ WAN_PIPELINE = Settings("Wan pipeline (uni_pc, 50 steps, shift 5, cfg 5)", "uni_
 COMFY_WORKFLOW = Settings("ComfyUI workflow (uni_pc, 30 steps, shift 8, cfg 6)", "uni_pc", 30, 8.0, 6.0)
 
 
-def latent_shape(path: Path) -> tuple[int, int, int, int]:
+def latent_shape(path: Path, override: str = "") -> tuple[int, int, int, int]:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
-        text = (f.metadata() or {}).get("semcache.latent_shape")
+        text = override or (f.metadata() or {}).get("semcache.latent_shape")
     if not text:
         raise SystemExit(f"{path} has no 'semcache.latent_shape' metadata (not a proxy v5 checkpoint?)")
     c, t, h, w = (int(v) for v in text.split(","))
@@ -108,11 +108,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--prompts", type=int, default=0, help="use only the first N prompts (0 = all)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--latent-shape", default="", help='"16,F,H,W" for a checkpoint without the metadata (the old proxy)')
     args = parser.parse_args()
     started = time.perf_counter()
     setup(threads=args.threads)
     model = load_model(args.checkpoint)
-    shape = latent_shape(args.checkpoint)
+    shape = latent_shape(args.checkpoint, args.latent_shape)
     prompts = PROMPTS + NEUTRAL_PROMPTS + EXTRA_PROMPTS
     if args.prompts:
         prompts = prompts[: args.prompts]
@@ -182,6 +183,10 @@ def main() -> int:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    from harness.plots import contact_sheet
+
+    contact_sheet([runs[COMFY_WORKFLOW.name]["video"] for _, runs in per_prompt],
+                  [f"[{e['motion_class']}] {e['prompt']}" for e in entries], args.out / "fidelity_clips.png")
     curve_plot({f"proxy, {WAN_PIPELINE.name}": wan_curve, f"proxy, {COMFY_WORKFLOW.name}": comfy_curve,
                 "proxy, Wan pipeline, uncond": mean_curve(WAN_PIPELINE.name, "uncond")},
                real, args.out / "fidelity.png", "MagCache statistic: proxy (mean over prompts, cond) vs real Wan")
@@ -194,7 +199,9 @@ def main() -> int:
         f"`bench/data/real_wan_magcache_ratios.json` (source inside). ComfyUI-settings Pearson (real curve resampled "
         f"to {len(comfy_curve)} steps): {r_comfy:.3f}; its smoothness {trajectory.smoothness(comfy_curve):.4f}, "
         f"final ratio {comfy_curve[-1]:.3f}.",
-        "", "![MagCache statistic](fidelity.png)",
+        "", "![MagCache statistic](fidelity.png)", "",
+        f"The uncached clips ({COMFY_WORKFLOW.name}), one row of frames per prompt:", "",
+        "![Uncached clips](fidelity_clips.png)",
     ]
     table = ["| prompt | class | residual change (late) | motion energy | object check |", "|---|---|---:|---:|---|"]
     for e in entries:

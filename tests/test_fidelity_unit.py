@@ -38,3 +38,22 @@ def test_pearson_smoothness_and_resampling():
     assert trajectory.resample([0.0, 1.0], 3) == [0.0, 0.5, 1.0]
     assert trajectory.smoothness([1.0, 1.0, 1.0, 5.0], tail=1) == 0.0  # the jump is in the tail
     assert trajectory.late_mean([10.0, 1.0, 1.0, 1.0], total_steps=20) == 1.0  # steps >= 2 kept
+
+
+def test_residual_trace_records_each_stream_of_every_real_evaluation(wan_models):
+    """The fidelity probe on a tiny Wan through comfy.sample: one residual per stream per step,
+    equal to what the block stack really added (checked against a manual forward)."""
+    from proxy_fidelity.probe import with_residual_trace
+    from sampling import BlockCounter, cond, latent, sample
+
+    model = wan_models["t2v"]
+    traced, trace = with_residual_trace(model)
+    with BlockCounter(traced) as counter:
+        sample(traced, latent((1, 16, 2, 4, 4)), steps=4, cfg=5.0, positive=cond(1), negative=cond(2),
+               callback=counter.callback)
+    assert counter.per_step == [counter.n_blocks] * 4 and counter.rows == 2 * counter.calls  # cond+uncond batched
+    assert len(trace.cond) == len(trace.uncond) == len(trace.sigmas) == 4
+    assert trace.sigmas == sorted(trace.sigmas, reverse=True)
+    assert all(r.shape == trace.cond[0].shape and r.abs().sum() > 0 for r in trace.cond + trace.uncond)
+    assert not torch.equal(trace.cond[0], trace.uncond[0])  # the streams are told apart
+    assert model.model_options.get("transformer_options", {}).get("patches_replace") in (None, {})  # input untouched
