@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import re
 import shutil
 import sys
@@ -37,6 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))  # bench/demo helpers
 
 from demo.preview import side_by_side_frames, write_animation  # noqa: E402
 from demo.workflow_api import ui_to_api  # noqa: E402
+from harness.metrics import psnr  # noqa: E402  (the engine's metric, as the benchmark and Compare Videos)
 from server_harness import (  # noqa: E402
     PROXY_CHECKPOINT_NAME,
     ComfyServer,
@@ -121,11 +121,6 @@ def decode_clip(codec, path: Path):
     latent = load_file(str(path))["latent_tensor"]
     rgb = codec.raw_to_rgb(latent)  # (B, 3, T, H, W)
     return rgb[0].permute(1, 2, 3, 0).double()
-
-
-def psnr(video, ref) -> float:
-    mse = float(((video - ref) ** 2).mean())
-    return float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
 
 
 def main() -> int:

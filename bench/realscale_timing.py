@@ -26,9 +26,11 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from harness.env import setup  # noqa: E402
+from harness.progress import note, progress  # noqa: E402
 from harness.provenance import engine_version  # noqa: E402
 from harness.realscale import WAN_1_3B, load_wan, measure, measure_tmm, summary, tmm_summary  # noqa: E402
 
+STEPS_PER_MEASUREMENT = 7  # harness.realscale.measure / measure_tmm: 3 uncached + 4 cached steps
 TINY = dict(dim=256, ffn_dim=512, num_heads=2, num_layers=4, in_dim=16, out_dim=16, text_dim=4096)
 
 
@@ -88,6 +90,7 @@ def main() -> int:
     parser.add_argument("--tmm-latent", default="8x16x16",
                         help="latent FxHxW of the TMM-partial timing (enough frames for a clean frame fraction)")
     parser.add_argument("--tmm-reuse", type=float, default=0.5, help="reuse_ratio of that TMM run")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (also off in CI and off a terminal)")
     args = parser.parse_args()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -107,27 +110,30 @@ def main() -> int:
     n_params = sum(p.numel() for p in model.model.diffusion_model.parameters())
     print(f"[realscale] {type(model.model.model_config).__name__} {n_params / 1e9:.2f} B params, shape {shape} "
           f"(built in {time.monotonic() - started:.0f} s)", flush=True)
-    if args.only != "tmm":
-        semcache_report(args, out, model, pack, shape, n_params, started)
-    if args.only != "semcache":
-        tmm_report(args, out, model, pack, shape, n_params)
+    # a bar over every sampled step (each measurement: 3 uncached + 4 cached steps), with an ETA
+    runs = (len(args.latents.split(",")) if args.only != "tmm" else 0) + (1 if args.only != "semcache" else 0)
+    with progress(total=STEPS_PER_MEASUREMENT * runs, desc="realscale", unit="step", quiet=args.quiet) as bar:
+        if args.only != "tmm":
+            semcache_report(args, out, model, pack, shape, n_params, started, bar)
+        if args.only != "semcache":
+            tmm_report(args, out, model, pack, shape, n_params, bar)
     return 0
 
 
 def semcache_report(args: argparse.Namespace, out: Path, model, pack, shape: dict, n_params: int,
-                    started: float) -> None:
+                    started: float, bar=None) -> None:
     """Full step, skipped step and SemCache's bookkeeping at each --latents size -> realscale.{csv,md}."""
     rows = []
     for latent in (parse_latent(v) for v in args.latents.split(",")):
         t0 = time.monotonic()
-        times = measure(model, pack, latent)
+        times = measure(model, pack, latent, bar=bar)
         rows.append({"latent": "x".join(map(str, latent)), **summary(times),
                      **{f"overhead_{k}_ms": 1000 * v / max(times.computed_count, 1) for k, v in times.overhead.seconds.items()}})
         r = rows[-1]
-        print(f"[realscale] latent {r['latent']} ({r['tokens']} tokens): full {r['full_step_s']:.2f} s, "
-              f"skipped {r['skipped_step_s']:.3f} s ({r['skipped_pct_of_full']:.1f}%), overhead "
-              f"{r['overhead_ms']:.1f} ms ({r['overhead_pct_of_full']:.2f}%), A/B {r['ab_overhead_pct']:+.2f}% "
-              f"[{time.monotonic() - t0:.0f} s]", flush=True)
+        note(f"[realscale] latent {r['latent']} ({r['tokens']} tokens): full {r['full_step_s']:.2f} s, "
+             f"skipped {r['skipped_step_s']:.3f} s ({r['skipped_pct_of_full']:.1f}%), overhead "
+             f"{r['overhead_ms']:.1f} ms ({r['overhead_pct_of_full']:.2f}%), A/B {r['ab_overhead_pct']:+.2f}% "
+             f"[{time.monotonic() - t0:.0f} s]", bar)
 
     write_rows(out / "realscale.csv", rows)
     minutes = (time.monotonic() - started) / 60
@@ -164,18 +170,17 @@ def semcache_report(args: argparse.Namespace, out: Path, model, pack, shape: dic
               + ", ".join(f"{k[len('overhead_'):-len('_ms')]} {rows[-1][k]:.2f}" for k in parts) + "."]
     lines += projection(rows[-1], BENCH / "results" / "summary.csv")
     (out / "realscale.md").write_text("\n".join(lines) + "\n")
-    print(f"[realscale] done in {minutes:.1f} min -> {out}/realscale.md", flush=True)
+    note(f"[realscale] done in {minutes:.1f} min -> {out}/realscale.md", bar)
 
 
-def tmm_report(args: argparse.Namespace, out: Path, model, pack, shape: dict, n_params: int) -> None:
+def tmm_report(args: argparse.Namespace, out: Path, model, pack, shape: dict, n_params: int, bar=None) -> None:
     """A TMM-partial step vs a full step, next to the computed-token fraction -> realscale_tmm.{csv,md}."""
     started = time.monotonic()
     latent = parse_latent(args.tmm_latent)
-    r = tmm_summary(measure_tmm(model, pack, latent, reuse_ratio=args.tmm_reuse))
-    print(f"[realscale] TMM latent {args.tmm_latent} ({r['tokens']} tokens): full {r['full_step_s']:.2f} s, "
-          f"partial {r['partial_step_s']:.2f} s = {r['partial_step_fraction']:.3f} of full (blocks "
-          f"{r['partial_blocks_fraction']:.3f}) at computed-token fraction {r['computed_token_fraction']:.3f}",
-          flush=True)
+    r = tmm_summary(measure_tmm(model, pack, latent, reuse_ratio=args.tmm_reuse, bar=bar))
+    note(f"[realscale] TMM latent {args.tmm_latent} ({r['tokens']} tokens): full {r['full_step_s']:.2f} s, "
+         f"partial {r['partial_step_s']:.2f} s = {r['partial_step_fraction']:.3f} of full (blocks "
+         f"{r['partial_blocks_fraction']:.3f}) at computed-token fraction {r['computed_token_fraction']:.3f}", bar)
     write_rows(out / "realscale_tmm.csv", [{"latent": args.tmm_latent, **r}])
     minutes = (time.monotonic() - started) / 60
     lines = [
@@ -207,7 +212,7 @@ def tmm_report(args: argparse.Namespace, out: Path, model, pack, shape: dict, n_
         "(32,760 video tokens per row) the fixed costs are a small share and the quadratic term dominates.",
     ]
     (out / "realscale_tmm.md").write_text("\n".join(lines) + "\n")
-    print(f"[realscale] TMM timing done in {minutes:.1f} min -> {out}/realscale_tmm.md", flush=True)
+    note(f"[realscale] TMM timing done in {minutes:.1f} min -> {out}/realscale_tmm.md", bar)
 
 
 if __name__ == "__main__":

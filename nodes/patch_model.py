@@ -15,11 +15,12 @@ class SemCachePatchModel(io.ComfyNode):
             display_name="SemCache Patch Model",
             category="advanced/model",
             description=(
-                "Speeds up Wan video sampling by reusing the transformer's work on steps where the "
-                "picture barely changes. Put it between the model loader and the sampler."
+                "Speeds up Wan 2.1 / 2.2 and HunyuanVideo 1.0 / 1.5 video sampling by reusing the "
+                "transformer's work on steps where the picture barely changes. Put it between the model "
+                "loader and the sampler."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="The video model to speed up (Wan 2.1 / 2.2)."),
+                io.Model.Input("model", tooltip="The video model to speed up (Wan 2.1 / 2.2, HunyuanVideo 1.0 / 1.5)."),
                 io.Float.Input(
                     "threshold_scale", default=0.2, min=0.0, max=10.0, step=0.01,
                     tooltip="How eagerly steps are reused. Higher = faster but less faithful; "
@@ -46,12 +47,12 @@ class SemCachePatchModel(io.ComfyNode):
                 io.Float.Input(
                     "alpha", default=-1.0, min=-1.0, max=10.0, step=0.01,
                     tooltip="Weight of the 'how much stronger' part of the prompt score. "
-                    "-1 = the paper's value for the model (Wan: 0.2).",
+                    "-1 = the paper's value for the model (Wan: 0.2, HunyuanVideo: 0.4).",
                 ),
                 io.Float.Input(
                     "beta", default=-1.0, min=-1.0, max=10.0, step=0.01,
                     tooltip="Weight of the 'how different in direction' part of the prompt score. "
-                    "-1 = the paper's value for the model (Wan: 0.8).",
+                    "-1 = the paper's value for the model (Wan: 0.8, HunyuanVideo: 0.6).",
                 ),
                 io.Float.Input(
                     "tanh_scale", default=1.0, min=0.01, max=100.0, step=0.01,

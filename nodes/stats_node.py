@@ -13,9 +13,9 @@ class SemCacheStats(io.ComfyNode):
             display_name="Cache Stats",
             category="advanced/model",
             description=(
-                "Shows what SemCache did in the latest run of the connected model: which steps "
-                "were computed or reused, and the estimated speedup. Place it after the sampler; "
-                "the latent passes through unchanged."
+                "Shows what SemCache did in the latest run of the connected model (Wan 2.1 / 2.2, "
+                "HunyuanVideo 1.0 / 1.5): which steps were computed or reused, and the estimated speedup. "
+                "Place it after the sampler; the latent passes through unchanged."
             ),
             inputs=[
                 io.Model.Input("model", tooltip="The model coming out of SemCache Patch Model."),

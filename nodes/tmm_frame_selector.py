@@ -15,12 +15,12 @@ class TMMFrameSelector(io.ComfyNode):
             display_name="TMM Frame Selector",
             category="advanced/model",
             description=(
-                "Speeds up Wan video sampling by recomputing only the frames that move: on each "
-                "computed step the calmest frames reuse their last result. Works alone or chained "
-                "with SemCache Patch Model (either order)."
+                "Speeds up Wan 2.1 / 2.2 and HunyuanVideo 1.0 / 1.5 video sampling by recomputing only "
+                "the frames that move: on each computed step the calmest frames reuse their last result. "
+                "Works alone or chained with SemCache Patch Model (either order)."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="The video model (Wan 2.1 / 2.2), optionally already patched by SemCache."),
+                io.Model.Input("model", tooltip="The video model (Wan 2.1 / 2.2, HunyuanVideo 1.0 / 1.5), optionally already patched by SemCache."),
                 io.Float.Input(
                     "reuse_ratio", default=0.2, min=0.0, max=0.9, step=0.01,
                     tooltip="Share of latent frames that reuse their last result on each computed step, "

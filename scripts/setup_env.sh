@@ -66,6 +66,19 @@ if is_shim torchaudio || { [ -n "${COMFYUI_DIR:-}" ] && ! "$VENV/bin/python" -c 
   site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   rm -rf "$site/torchaudio"; cp -r "$ROOT/scripts/shims/torchaudio" "$site/torchaudio"
 fi
+# Registry checks (tests/test_registry.py): comfy-cli from PyPI, in a venv of its own under .cache/
+# (its dependencies stay out of ComfyUI's), with ruff, which `comfy node validate` runs for its
+# security checks (without it the check is silently skipped).
+COMFY_CLI_VERSION=1.23.0
+CLI_VENV="$ROOT/.cache/comfy-cli"
+ruff_req=$(sed -nE 's/^(ruff==[^ #]+).*/\1/p' "$ROOT/requirements-dev.txt" | head -n1)
+if ! "$CLI_VENV/bin/python" -c "import comfy_cli, ruff" 2>/dev/null ||
+   [ "$("$CLI_VENV/bin/python" -m pip show comfy-cli 2>/dev/null | sed -n 's/^Version: //p')" != "$COMFY_CLI_VERSION" ]; then
+  echo "[setup] installing comfy-cli==$COMFY_CLI_VERSION into $CLI_VENV"
+  mkdir -p "$ROOT/.cache"
+  "$PY" -m venv "$CLI_VENV"
+  "$CLI_VENV/bin/python" -m pip --disable-pip-version-check -q install "comfy-cli==$COMFY_CLI_VERSION" "${ruff_req:-ruff}"
+fi
 # Browser tests (tests/test_browser_ui.py): Debian's Chromium (never a downloaded browser build),
 # Playwright's Python driver from PyPI, and the real ComfyUI frontends from PyPI, unpacked under
 # .cache/frontends/<version>/: the one this ComfyUI pins and the newest one the tests know.

@@ -1,6 +1,8 @@
 """Timeline image for the Cache Stats node: E_t against the threshold, computed vs skipped.
 
-Drawn with Pillow (which ComfyUI ships) so the pack needs no plotting library.
+Drawn with Pillow (which ComfyUI ships) so the pack needs no plotting library. Colours and legend
+words are the web timeline's (`web/semcache_stats.js`, COLORS and its legend), so the picture
+and the node read the same; tests/test_plot_colors.py holds the two together.
 """
 
 from __future__ import annotations
@@ -12,8 +14,38 @@ from PIL import Image, ImageDraw
 from .stats import RunStats
 
 WIDTH, HEIGHT, MARGIN = 768, 320, 48
-COMPUTED, SKIPPED, ERROR, THRESH, SCORE = (40, 150, 60), (220, 60, 50), (30, 90, 200), (240, 150, 20), (140, 70, 180)
-PARTIAL, REUSED = (120, 200, 120), (225, 225, 225)
+# the web timeline's COLORS (web/semcache_stats.js), same keys; p_s and reused frames are drawn only here
+PALETTE = {
+    "computed": "#4f8ff7",
+    "partial": "#f2b63c",
+    "skipped": "#3fb950",
+    "error": "#f5f5f5",
+    "threshold": "#ff5f5f",
+    "background": "#16191d",
+    "grid": "#2c3138",
+    "label": "#aab2bd",
+    "score": "#b48ee6",
+    "reused": "#4a515b",
+    "text": "#d6dbe1",
+}
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16)
+
+
+COMPUTED, PARTIAL, SKIPPED = _rgb(PALETTE["computed"]), _rgb(PALETTE["partial"]), _rgb(PALETTE["skipped"])
+ERROR, THRESH, SCORE, REUSED = _rgb(PALETTE["error"]), _rgb(PALETTE["threshold"]), _rgb(PALETTE["score"]), _rgb(PALETTE["reused"])
+BACKGROUND, GRID, LABEL, TEXT = _rgb(PALETTE["background"]), _rgb(PALETTE["grid"]), _rgb(PALETTE["label"]), _rgb(PALETTE["text"])
+# (palette key, words): the web legend's items in its order, then what only the picture shows
+LEGEND = [
+    ("computed", "computed"),
+    ("partial", "partial"),
+    ("skipped", "skipped"),
+    ("error", "E_t"),
+    ("threshold", "tau (threshold)"),
+    ("score", "p_s (prompt score)"),
+]
 MAP_TOP, MAP_ROW, MAP_MAX_ROWS = HEIGHT, 6, 48
 
 
@@ -27,10 +59,10 @@ def render_timeline(stats: RunStats | None, message: str = "") -> torch.Tensor:
     frames = max((r.frames_total or 0 for r in stats.records), default=0) if stats else 0
     map_rows = min(frames, MAP_MAX_ROWS) if stats and any(r.frames_reused for r in stats.records) else 0
     height = HEIGHT + (map_rows * MAP_ROW + 24 if map_rows else 0)
-    img = Image.new("RGB", (WIDTH, height), (255, 255, 255))
+    img = Image.new("RGB", (WIDTH, height), BACKGROUND)
     draw = ImageDraw.Draw(img)
     if stats is None or not stats.records:
-        draw.text((MARGIN, HEIGHT // 2), message or "SemCache: no run recorded yet", fill=(0, 0, 0))
+        draw.text((MARGIN, HEIGHT // 2), message or "SemCache: no run recorded yet", fill=TEXT)
         return _to_tensor(img)
     records = stats.records
     n = len(records)
@@ -43,10 +75,10 @@ def render_timeline(stats: RunStats | None, message: str = "") -> torch.Tensor:
     def py(v: float) -> float:
         return y0 - (y0 - y1) * min(max(v, 0.0), top) / top
 
-    draw.line([(x0, y0), (x1, y0)], fill=(0, 0, 0))
-    draw.line([(x0, y0), (x0, y1)], fill=(0, 0, 0))
-    draw.text((4, y1 - 4), f"{top:.2f}", fill=(0, 0, 0))
-    draw.text((4, y0 - 8), "0", fill=(0, 0, 0))
+    draw.line([(x0, y0), (x1, y0)], fill=GRID)
+    draw.line([(x0, y0), (x0, y1)], fill=GRID)
+    draw.text((4, y1 - 4), f"{top:.2f}", fill=LABEL)
+    draw.text((4, y0 - 8), "0", fill=LABEL)
     for attr, colour in (("threshold", THRESH), ("p_s", SCORE), ("error", ERROR)):
         points = [(px(i), py(getattr(r, attr))) for i, r in enumerate(records) if getattr(r, attr) is not None]
         if len(points) > 1:
@@ -58,22 +90,21 @@ def render_timeline(stats: RunStats | None, message: str = "") -> torch.Tensor:
         draw.rectangle([px(i) - 3, y0 + 6, px(i) + 3, y0 + 18], fill=marks[r.decision])
     if map_rows:
         _draw_frame_map(draw, records, map_rows, px, n)
-    draw.text((x0, 4), f"{stats.family}: computed {stats.computed}, skipped {stats.skipped} of {n}", fill=(0, 0, 0))
-    legend = [("E_t", ERROR), ("tau", THRESH), ("p_s", SCORE), ("computed", COMPUTED), ("partial", PARTIAL),
-              ("skipped", SKIPPED)]
-    lx = x0 + 290
-    for label, colour in legend:
-        draw.rectangle([lx, 6, lx + 8, 14], fill=colour)
-        draw.text((lx + 11, 4), label, fill=(0, 0, 0))
-        lx += 16 + 7 * len(label)
-    draw.text((x0, y0 + 22), "step ->", fill=(0, 0, 0))
+    draw.text((x0, 4), f"{stats.family}: computed {stats.computed}, skipped {stats.skipped} of {n}", fill=TEXT)
+    lx = x0
+    for key, label in LEGEND:
+        draw.rectangle([lx, 22, lx + 8, 30], fill=_rgb(PALETTE[key]))
+        draw.text((lx + 11, 20), label, fill=LABEL)
+        lx += 22 + int(draw.textlength(label))
+    draw.text((x0, y0 + 22), "step ->", fill=LABEL)
     return _to_tensor(img)
 
 
 def _draw_frame_map(draw: ImageDraw.ImageDraw, records: list, rows: int, px, n: int) -> None:
     """TMM frame map: one row per latent frame, one column per step (computed / reused / skipped)."""
     half = max(1.0, (WIDTH - MARGIN * 1.5) / n / 2 - 0.5)
-    draw.text((4, MAP_TOP + 2), "frame map (rows = latent frames, grey = reused, red = step skipped)", fill=(0, 0, 0))
+    draw.text((4, MAP_TOP + 2), "frame map (rows = latent frames; blue = computed, grey = reused, green = step skipped)",
+              fill=LABEL)
     for i, r in enumerate(records):
         frame_map = r.frame_map()
         for f in range(min(rows, len(frame_map))):

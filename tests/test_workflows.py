@@ -33,7 +33,26 @@ def test_there_are_example_workflows():
         "semcache_wan22_14b_t2v",
         "semcache_hunyuan_video_t2v",
         "semcache_proxy_wan_demo",
+        "semcache_wan_t2v_compare",
     } <= names
+
+
+def test_compare_workflow_is_a_same_seed_ab():
+    """semcache_wan_t2v_compare.json: one cached and one uncached sampler, same settings and seed,
+    from the same model, latent and prompts; Compare Videos gets the uncached decode as reference."""
+    workflow = load(REPO / "workflows" / "semcache_wan_t2v_compare.json")
+    samplers = [n for n in workflow["nodes"] if n["type"] == "KSampler"]
+    assert len(samplers) == 2 and samplers[0]["widgets_values"] == samplers[1]["widgets_values"]
+    models = {_source(workflow, s, "model")["type"] for s in samplers}
+    assert models == {"SemCachePatchModel", "ModelSamplingSD3"}
+    for name in ("positive", "negative", "latent_image"):
+        assert len({_source(workflow, s, name)["id"] for s in samplers}) == 1, name
+    (node,) = [n for n in workflow["nodes"] if n["type"] == "SemCacheCompare"]
+    reference, candidate = _source(workflow, node, "reference"), _source(workflow, node, "candidate")
+    assert {reference["type"], candidate["type"]} == {"VAEDecode"}
+    assert _source(workflow, _source(workflow, reference, "samples"), "model")["type"] == "ModelSamplingSD3"
+    assert _source(workflow, _source(workflow, candidate, "samples"), "latent")["type"] == "KSampler"
+    assert [t["type"] for t, _ in _consumers(workflow, node, 1)] == ["PreviewImage"]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -81,10 +100,20 @@ def _consumers(workflow: dict, node: dict, slot: int = 0) -> list[tuple[dict, st
     return found
 
 
+def _is_compare_reference(workflow: dict, sampler: dict) -> bool:
+    """The sampler's latent is decoded and fed to Compare Videos as its uncached `reference`."""
+    for decode, _ in _consumers(workflow, sampler):
+        if decode["type"] == "VAEDecode":
+            if any(t["type"] == "SemCacheCompare" and name == "reference" for t, name in _consumers(workflow, decode)):
+                return True
+    return False
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_every_sampler_is_cached_and_reported(path: Path):
     """Each sampler samples a SemCache-patched model, and a Cache Stats node reads that model
-    right after it (inline: the sampler's latent goes through Cache Stats)."""
+    right after it (inline: the sampler's latent goes through Cache Stats). The one exception is
+    the uncached reference run of a same-seed A/B that goes into Compare Videos."""
     workflow = load(path)
     samplers = [n for n in workflow["nodes"] if n["type"] in SAMPLERS and n.get("mode", 0) == 0]
     assert samplers
@@ -94,6 +123,8 @@ def test_every_sampler_is_cached_and_reported(path: Path):
             model = _source(workflow, guider, "model")
         else:
             model = _source(workflow, sampler, "model")
+        if model["type"] not in SEMCACHE_MODEL_NODES and _is_compare_reference(workflow, sampler):
+            continue
         assert model["type"] in SEMCACHE_MODEL_NODES, f"{sampler['type']} #{sampler['id']} samples an uncached model"
         stats = [t for t, name in _consumers(workflow, sampler) if t["type"] == "SemCacheStats" and name == "latent"]
         assert len(stats) == 1, f"{sampler['type']} #{sampler['id']}: no Cache Stats on its output"

@@ -62,8 +62,10 @@ function makeEl(tag, className, text) {
   return el;
 }
 
-function legendItem(color, label, line = false) {
+// The legend words and COLORS are also the plot image's (semcache_core/plot.py LEGEND, PALETTE).
+function legendItem(color, label, line = false, title = "") {
   const item = makeEl("span");
+  if (title) item.title = title;
   item.style.cssText = "display:inline-flex;align-items:center;gap:4px;margin-right:10px;white-space:nowrap";
   const swatch = makeEl("span");
   swatch.style.cssText = line
@@ -86,7 +88,7 @@ function buildElement() {
   legend.style.cssText = "display:flex;flex-wrap:wrap;color:#aab2bd;font-size:10px";
   legend.append(
     legendItem(COLORS.computed, "computed"),
-    legendItem(COLORS.partial, "partial (n = frames computed)"),
+    legendItem(COLORS.partial, "partial", false, "the number under a partial bar: latent frames computed"),
     legendItem(COLORS.skipped, "skipped"),
     legendItem(COLORS.error, "E_t", true),
     legendItem(COLORS.threshold, "tau (threshold)", true),

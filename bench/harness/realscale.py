@@ -162,11 +162,13 @@ def sample_timed(patched: Any, latent: tuple[int, int, int], steps: int, cfg: fl
     return times, block_times
 
 
-def measure(model: Any, pack: Any, latent: tuple[int, int, int], steps: int = 4, cfg: float = 6.0) -> StepTimes:
+def measure(model: Any, pack: Any, latent: tuple[int, int, int], steps: int = 4, cfg: float = 6.0,
+            bar: Any = None) -> StepTimes:
     """One uncached and one SemCache run of `steps` steps (SemCache forced to skip step 2 of 0..3).
 
     SemCache settings: warm-up 2 evaluations, start 0, a huge threshold, so the pattern is
     computed, computed (probes on), skipped, computed (the last step is always computed).
+    `bar` (a harness.progress bar) advances by the sampled steps after each run, outside the timing.
     """
 
     glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
@@ -175,7 +177,10 @@ def measure(model: Any, pack: Any, latent: tuple[int, int, int], steps: int = 4,
     conds = _conditioning()
 
     def run(patched: Any, steps: int = steps) -> list[float]:
-        return sample_timed(patched, latent, steps, cfg, conds)[0]
+        times = sample_timed(patched, latent, steps, cfg, conds)[0]
+        if bar is not None:
+            bar.update(steps)
+        return times
 
     full = run(model, steps=3)  # the median of 3 uncached steps is the full-step cost
     cfg_obj = config.SemCacheConfig(threshold_scale=1e6, start_percent=0.0, max_skip_steps=1, min_steps=3)
@@ -242,9 +247,10 @@ def block_clock(diffusion_model: Any, per_evaluation: list[float]) -> Iterator[N
 
 
 def measure_tmm(model: Any, pack: Any, latent: tuple[int, int, int], reuse_ratio: float = 0.5,
-                steps: int = 4, cfg: float = 6.0) -> TMMTimes:
+                steps: int = 4, cfg: float = 6.0, bar: Any = None) -> TMMTimes:
     """Uncached steps vs a TMM Frame Selector run (start 0): step 0 and the last step compute every
-    frame, the steps between run only the selected frames (gathered tokens, real block code)."""
+    frame, the steps between run only the selected frames (gathered tokens, real block code).
+    `bar` (a harness.progress bar) advances by the sampled steps after each run."""
     glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
     config = import_module(f"{pack.__name__}.semcache_core.config")
     tmm = import_module(f"{pack.__name__}.semcache_core.tmm")
@@ -253,7 +259,10 @@ def measure_tmm(model: Any, pack: Any, latent: tuple[int, int, int], reuse_ratio
     diffusion_model = model.model.diffusion_model
 
     def run(patched: Any, steps: int) -> tuple[list[float], list[float]]:
-        return sample_timed(patched, latent, steps, cfg, conds, blocks_of=diffusion_model)
+        timed = sample_timed(patched, latent, steps, cfg, conds, blocks_of=diffusion_model)
+        if bar is not None:
+            bar.update(steps)
+        return timed
 
     full, full_blocks = run(model, steps=3)
     # PSA off (threshold 0) and min_steps lowered so that a 4-step run is not treated as a distilled schedule

@@ -240,6 +240,61 @@ def _wan_t2v(name: str, with_tmm: bool) -> W:
     )
 
 
+def compare(node_id: int, pos, **values) -> N:
+    return N(node_id, "SemCacheCompare", pos, values, size=(380, 330), color=SEMCACHE_COLOR[0], bgcolor=SEMCACHE_COLOR[1])
+
+
+def _wan_t2v_compare() -> W:
+    """Same seed with and without SemCache, both decoded, compared by Compare Videos."""
+    name = "semcache_wan_t2v_compare"
+    base = _wan_t2v(name, with_tmm=False)
+    nodes = [n for n in base.nodes if n.type != "MarkdownNote"]
+    for n in nodes:
+        if n.id == 4:
+            n.title = "KSampler (SemCache)"
+        if n.id == 12:
+            n.values = {"filename_prefix": f"{name}_semcache", "fps": 16}
+            n.pos = (2520, 0)
+        if n.id == 11:
+            n.title = "VAE Decode (SemCache)"
+    sampler = next(n for n in nodes if n.id == 4)
+    nodes += [
+        N(13, "KSampler", (1200, 520), dict(sampler.values), title="KSampler (uncached reference, same seed)"),
+        N(14, "VAEDecode", (2160, 520), title="VAE Decode (uncached)"),
+        N(17, "SaveAnimatedWEBP", (2520, 420), {"filename_prefix": f"{name}_uncached", "fps": 16}, size=(320, 330)),
+        compare(15, (2160, 660)),
+        N(16, "PreviewImage", (2160, 1040), title="Difference (amplified)", size=(380, 330)),
+        note(
+            18,
+            (820, 420),
+            (
+                "## SemCache: same-seed A/B\n\n"
+                "The same prompt and seed run twice: once through **SemCache Patch Model** (top) and once on the "
+                "plain model (bottom, the reference). **Compare Videos** reports PSNR, SSIM, motion ratio and motion "
+                "error of the SemCache video against the reference, per-frame PSNR, and an amplified difference "
+                "video. The timings of the two KSamplers are in the console.\n\n"
+                "Model files:\n"
+                "- `diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors`\n"
+                "- `text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors`\n"
+                "- `vae/wan_2.1_vae.safetensors`"
+            ),
+            size=(340, 330),
+        ),
+    ]
+    links = list(base.links) + [
+        (2, 0, 13, "model"), (6, 0, 13, "positive"), (7, 0, 13, "negative"), (8, 0, 13, "latent_image"),
+        (13, 0, 14, "samples"), (10, 0, 14, "vae"), (14, 0, 17, "images"),
+        (14, 0, 15, "reference"), (11, 0, 15, "candidate"), (15, 1, 16, "images"),
+    ]  # fmt: skip
+    return W(
+        name,
+        "Wan 2.1 text-to-video 1.3B, the same seed with and without SemCache, compared (PSNR, SSIM, motion)",
+        nodes,
+        links,
+        groups=[("SemCache", [3])],
+    )
+
+
 def _wan22_5b() -> W:
     name = "semcache_wan22_ti2v_5b"
     nodes = [
@@ -691,6 +746,7 @@ def specs() -> list[W]:
     return [
         _wan_t2v("semcache_wan_t2v", with_tmm=False),
         _wan_t2v("semcache_wan_t2v_tmm", with_tmm=True),
+        _wan_t2v_compare(),
         _wan22_5b(),
         _wan22_14b(i2v=False),
         _wan22_14b(i2v=True),
