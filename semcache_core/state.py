@@ -20,7 +20,6 @@ from .psa import ProbeAccumulator, SemanticScore, select_probe_layers, skip_thre
 from .stats import EvalRecord, RunStats
 from .tmm import FrameStaleness, TMMConfig, frame_token_index, motion_scores, select_reused_frames
 
-BlockCall = Callable[[dict], dict]
 Denoiser = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
 
 
@@ -321,7 +320,12 @@ class Evaluation:
         """Image tokens the blocks currently carry (fewer on a TMM-pruned evaluation)."""
         return len(self.token_index) if self.token_index is not None else self.tokens
 
-    def run_block(self, position: int, block_type: str, args: dict, call: BlockCall) -> dict:
+    def enter_block(self, position: int, block_type: str, args: dict) -> tuple[dict | None, dict]:
+        """Before a block: `(output, args)` where a non-None output means "do not run the block".
+
+        Split from `leave_block` so the block itself runs between the two, in the caller's frame
+        (under torch.compile that is a traced, compiled region; these two halves are not).
+        """
         adapter = self.run.adapter
         if position == 0:
             x = adapter.stack_input(args)
@@ -332,16 +336,19 @@ class Evaluation:
             if self.skip:
                 hidden = x + self.cached_residual_batch(x)
                 return adapter.with_image_tokens(adapter.passthrough(args, block_type), block_type, hidden,
-                                                 self.tokens, self.text_tokens)
+                                                 self.tokens, self.text_tokens), args
             self.stack_in = x.clone() if adapter.blocks_mutate_input else x
             reused = self.choose_reused_frames(x)
             if reused:
                 args = self.start_partial(args, x, reused)
         elif self.skip:
-            return adapter.passthrough(args, block_type)
+            return adapter.passthrough(args, block_type), args
         elif self.subset_inputs is not None:
             args = {**args, **self.subset_inputs}
-        out = call(args)
+        return None, args
+
+    def leave_block(self, position: int, block_type: str, out: dict) -> dict:
+        """After a block ran: count it; after the last one, store residuals and Eq. 8 records."""
         self.blocks_run += 1
         if position == self.last_block and self.stack_in is not None:
             out = self.finish_stack(out, block_type)
