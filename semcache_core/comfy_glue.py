@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -209,7 +210,7 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
 
     Only `executor(...)` (the model) runs traced under torch.compile; the rest is eager.
     """
-    begun = _begin_evaluation(args, kwargs)
+    begun = _begin_evaluation(executor.class_obj, args, kwargs)
     if begun is None:
         return executor(*args, **kwargs)
     try:
@@ -228,19 +229,24 @@ class _Begun:
 
 
 @eager
-def _begin_evaluation(args: tuple, kwargs: dict) -> _Begun | None:
-    """The Evaluation for this call (None: run uncached), made current, with its probe hooks."""
+def _begin_evaluation(diffusion_model: Any, args: tuple, kwargs: dict) -> _Begun | None:
+    """The Evaluation for this call (None: run uncached), made current, with its probe hooks.
+
+    Everything model-bound (adapter, probe modules) is taken from `diffusion_model`, the model
+    this call runs: with MultiGPU work units that is a deep clone, not the model the run began with.
+    """
     transformer_options = _transformer_options(args, kwargs)
     run: RunState | None = transformer_options.get(RUN_KEY) if transformer_options else None
     if run is None or run.disabled_reason:
         return None
     foreign = _foreign_slot(transformer_options, run)
     if foreign is not None:
-        run.stats.warn(f"block slot {foreign} is held by another node: those evaluations ran uncached")
+        run.warn(f"block slot {foreign} is held by another node: those evaluations ran uncached")
         return None
-    blocked = run.adapter.evaluation_blocker(args, kwargs)
+    adapter = run.adapter_for(diffusion_model) if diffusion_model is not None else run.adapter
+    blocked = adapter.evaluation_blocker(args, kwargs)
     if blocked is not None:
-        run.stats.warn(f"{blocked}: those evaluations ran uncached")
+        run.warn(f"{blocked}: those evaluations ran uncached")
         return None
     sigmas = transformer_options.get("sigmas")
     sigma = float(sigmas.flatten()[0]) if sigmas is not None else 0.0
@@ -251,11 +257,13 @@ def _begin_evaluation(args: tuple, kwargs: dict) -> _Begun | None:
         transformer_options.get("cond_or_uncond") or [],
         sigma,
         _window_key(transformer_options),
+        adapter=adapter,
+        concurrent=threading.get_ident() != run.thread or "multigpu_thread_device" in transformer_options,
     )
     begun = _Begun(evaluation, _current.set(evaluation), [])
     try:
         if evaluation.cond_chunks and run.wants_probe():
-            for point in run.adapter.probe_points(run.probe_layers):
+            for point in adapter.probe_points(run.probe_layers):
                 begun.handles.extend(_probe_hooks(evaluation, point))
     except BaseException:
         _end_evaluation(begun)
