@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from .adapters import ModelAdapter, ProbePoint, detect_adapter
+from .compile_guard import eager, eager_frame
 from .config import SemCacheConfig
 from .registry import latest, publish
 from .state import Evaluation, RunState
@@ -45,6 +47,8 @@ class BlockSlot:
     """Our entry in one `patches_replace["dit"]` slot; calls the slot's previous occupant.
 
     `position` is the block's place in the whole stack (HunyuanVideo: doubles, then singles).
+    Under torch.compile this frame is skipped and our decisions run eagerly before and after
+    the block; the block itself (the previous occupant) is still traced and compiled.
     """
 
     def __init__(self, position: int, block_type: str, inner: Any = None):
@@ -52,16 +56,27 @@ class BlockSlot:
         self.block_type = block_type
         self.inner = inner
 
+    @eager_frame
     def __call__(self, args: dict, extra: dict) -> dict:
-        def call(block_args: dict) -> dict:
-            if self.inner is not None:
-                return self.inner(block_args, extra)
-            return extra["original_block"](block_args)
-
         evaluation = _current.get()
+        if evaluation is not None:
+            done, args = _enter_block(evaluation, self.position, self.block_type, args)
+            if done is not None:
+                return done
+        out = self.inner(args, extra) if self.inner is not None else extra["original_block"](args)
         if evaluation is None:
-            return call(args)
-        return evaluation.run_block(self.position, self.block_type, args, call)
+            return out
+        return _leave_block(evaluation, self.position, self.block_type, out)
+
+
+@eager
+def _enter_block(evaluation: Evaluation, position: int, block_type: str, args: dict) -> tuple[dict | None, dict]:
+    return evaluation.enter_block(position, block_type, args)
+
+
+@eager
+def _leave_block(evaluation: Evaluation, position: int, block_type: str, out: dict) -> dict:
+    return evaluation.leave_block(position, block_type, out)
 
 
 def diffusion_model_of(model: Any) -> Any:
@@ -189,20 +204,50 @@ def _window_key(transformer_options: dict) -> Any:
     return tuple(index_list) if index_list is not None else id(window)
 
 
+@eager_frame
 def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
-    """One model evaluation: set up the Evaluation the block slots consult, probe, finish."""
+    """One model evaluation: set up the Evaluation the block slots consult, probe, finish.
+
+    Only `executor(...)` (the model) runs traced under torch.compile; the rest is eager.
+    """
+    begun = _begin_evaluation(executor.class_obj, args, kwargs)
+    if begun is None:
+        return executor(*args, **kwargs)
+    try:
+        out = executor(*args, **kwargs)
+        _finish_evaluation(begun, out)
+        return out
+    finally:
+        _end_evaluation(begun)
+
+
+@dataclass
+class _Begun:
+    evaluation: Evaluation
+    token: contextvars.Token
+    handles: list
+
+
+@eager
+def _begin_evaluation(diffusion_model: Any, args: tuple, kwargs: dict) -> _Begun | None:
+    """The Evaluation for this call (None: run uncached), made current, with its probe hooks.
+
+    Everything model-bound (adapter, probe modules) is taken from `diffusion_model`, the model
+    this call runs: with MultiGPU work units that is a deep clone, not the model the run began with.
+    """
     transformer_options = _transformer_options(args, kwargs)
     run: RunState | None = transformer_options.get(RUN_KEY) if transformer_options else None
     if run is None or run.disabled_reason:
-        return executor(*args, **kwargs)
+        return None
     foreign = _foreign_slot(transformer_options, run)
     if foreign is not None:
-        run.stats.warn(f"block slot {foreign} is held by another node: those evaluations ran uncached")
-        return executor(*args, **kwargs)
-    blocked = run.adapter.evaluation_blocker(args, kwargs)
+        run.warn(f"block slot {foreign} is held by another node: those evaluations ran uncached")
+        return None
+    adapter = run.adapter_for(diffusion_model) if diffusion_model is not None else run.adapter
+    blocked = adapter.evaluation_blocker(args, kwargs)
     if blocked is not None:
-        run.stats.warn(f"{blocked}: those evaluations ran uncached")
-        return executor(*args, **kwargs)
+        run.warn(f"{blocked}: those evaluations ran uncached")
+        return None
     sigmas = transformer_options.get("sigmas")
     sigma = float(sigmas.flatten()[0]) if sigmas is not None else 0.0
     evaluation = Evaluation(
@@ -212,34 +257,47 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
         transformer_options.get("cond_or_uncond") or [],
         sigma,
         _window_key(transformer_options),
+        adapter=adapter,
+        concurrent=threading.get_ident() != run.thread or "multigpu_thread_device" in transformer_options,
     )
-    token = _current.set(evaluation)
-    handles = []
+    begun = _Begun(evaluation, _current.set(evaluation), [])
     try:
         if evaluation.cond_chunks and run.wants_probe():
-            for point in run.adapter.probe_points(run.probe_layers):
-                handles.extend(_probe_hooks(evaluation, point))
-        out = executor(*args, **kwargs)
-        if getattr(out, "is_cuda", False):
-            import torch
+            for point in adapter.probe_points(run.probe_layers):
+                begun.handles.extend(_probe_hooks(evaluation, point))
+    except BaseException:
+        _end_evaluation(begun)
+        raise
+    return begun
 
-            torch.cuda.synchronize(out.device)  # honest per-evaluation wall time in the stats
-        evaluation.finish(out)
-        return out
-    finally:
-        for handle in handles:
-            handle.remove()
-        _current.reset(token)
+
+@eager
+def _finish_evaluation(begun: _Begun, out: Any) -> None:
+    if getattr(out, "is_cuda", False):
+        import torch
+
+        torch.cuda.synchronize(out.device)  # honest per-evaluation wall time in the stats
+    begun.evaluation.finish(out)
+
+
+@eager
+def _end_evaluation(begun: _Begun) -> None:
+    for handle in begun.handles:
+        handle.remove()
+    begun.handles.clear()
+    _current.reset(begun.token)
 
 
 def _probe_hooks(evaluation: Evaluation, point: ProbePoint) -> list:
     """Temporary forward hooks pairing Z_in (input of in_module) with Z_out (output of out_module)."""
     pending: list = []
 
+    @eager
     def take_input(module: Any, inputs: tuple, output: Any) -> None:
         if inputs:
             pending[:] = [inputs[0]]
 
+    @eager
     def take_output(module: Any, inputs: tuple, output: Any) -> None:
         if point.in_module is module and inputs:
             pending[:] = [inputs[0]]

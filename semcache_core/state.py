@@ -1,12 +1,14 @@
 """Per-run and per-evaluation state: residual caches, the leader's decisions, probe sums.
 
 A RunState lives exactly as long as one sampler call (created and released by the
-OUTER_SAMPLE wrapper); nothing in here is kept on the model object.
+OUTER_SAMPLE wrapper); nothing in here is kept on the model object. Evaluations of one run may
+run at the same time in several threads (MultiGPU work units): what they share in the RunState
+is changed under its lock, and the leader's decisions reach them through `sync.DecisionBoard`.
 """
 
 from __future__ import annotations
 
-import math
+import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -18,14 +20,11 @@ from .config import SemCacheConfig
 from .error import Decision, ErrorAccumulator, ScheduleLimits
 from .psa import ProbeAccumulator, SemanticScore, select_probe_layers, skip_threshold
 from .stats import EvalRecord, RunStats
+from . import sync
+from .sync import DecisionBoard, LeaderChoice
 from .tmm import FrameStaleness, TMMConfig, frame_token_index, motion_scores, select_reused_frames
 
-BlockCall = Callable[[dict], dict]
 Denoiser = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
-
-
-def _same_sigma(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
 
 
 class WindowController:
@@ -35,8 +34,6 @@ class WindowController:
         self.errors = ErrorAccumulator(config.error_model)
         self.evaluations = 0
         self.consecutive_skips = 0
-        self.last_decision: tuple[float, bool] | None = None
-        self.frame_choice: tuple[float, list[int]] | None = None  # (sigma, reused frames)
         self.staleness: FrameStaleness | None = None
         self.predicted_clean: torch.Tensor | None = None
 
@@ -75,6 +72,11 @@ class RunState:
         self.tmm_sigma_start = float(percent_to_sigma(self.tmm.start_percent)) if self.tmm else 0.0
         self.cache_device = None if config.cache_device == "model_device" else torch.device("cpu")
         self.leader: Hashable | None = None
+        self.lock = threading.RLock()
+        self.thread = threading.get_ident()  # evaluations on other threads may run concurrently
+        self.board = DecisionBoard()
+        self.leader_wait = sync.LEADER_WAIT_SECONDS
+        self._adapters: dict[int, ModelAdapter] = {id(adapter.model): adapter}
         self.windows: dict[Hashable, WindowController] = {}
         self.residuals: dict[tuple[Hashable, Hashable], torch.Tensor] = {}
         self.score: SemanticScore | None = None
@@ -130,9 +132,30 @@ class RunState:
         return min(range(len(self.schedule)), key=lambda i: abs(self.schedule[i] - sigma))
 
     def window(self, key: Hashable) -> WindowController:
-        if key not in self.windows:
-            self.windows[key] = WindowController(self.config)
-        return self.windows[key]
+        with self.lock:
+            if key not in self.windows:
+                self.windows[key] = WindowController(self.config)
+            return self.windows[key]
+
+    def adapter_for(self, diffusion_model: Any) -> ModelAdapter:
+        """The adapter of the diffusion model actually being run (a MultiGPU clone has its own)."""
+        with self.lock:
+            adapter = self._adapters.get(id(diffusion_model))
+            if adapter is None or adapter.model is not diffusion_model:
+                adapter = type(self.adapter)(diffusion_model)
+                self._adapters[id(diffusion_model)] = adapter
+            return adapter
+
+    def claim_leader(self, stream: Hashable) -> Hashable:
+        """The first stream seen in the run leads it; atomic when streams arrive together."""
+        with self.lock:
+            if self.leader is None:
+                self.leader = stream
+            return self.leader
+
+    def warn(self, message: str) -> None:
+        with self.lock:
+            self.stats.warn(message)
 
     def residual(self, stream: Hashable, window: Hashable, like: torch.Tensor) -> torch.Tensor | None:
         cached = self.residuals.get((stream, window))
@@ -141,14 +164,17 @@ class RunState:
         return cached
 
     def store_residual(self, stream: Hashable, window: Hashable, residual: torch.Tensor) -> None:
-        target = self.cache_device or residual.device
-        self.residuals[(stream, window)] = residual.detach().to(target, copy=True)
+        target = self.cache_device or residual.device  # default: the device that evaluated it
+        stored = residual.detach().to(target, copy=True)
+        with self.lock:
+            self.residuals[(stream, window)] = stored
 
     def note_computed_prompt(self, probe: ProbeAccumulator) -> None:
         """A computed evaluation with conditional rows: refresh p_s from the second on (paper §3.2)."""
-        self.scored_computations += 1
-        if self.scored_computations >= 2 and probe.layers:
-            self.score = probe.score(self.alpha, self.beta, self.config.tanh_scale)
+        with self.lock:
+            self.scored_computations += 1
+            if self.scored_computations >= 2 and probe.layers:
+                self.score = probe.score(self.alpha, self.beta, self.config.tanh_scale)
 
     def wants_probe(self) -> bool:
         # The first computed step is noise-dominated and never scored: skip its probe cost.
@@ -164,9 +190,12 @@ class RunState:
 
     def release(self) -> None:
         """Drop every tensor this run holds."""
-        self.residuals.clear()
-        self.windows.clear()
-        self.score = None
+        with self.lock:
+            self.residuals.clear()
+            self.windows.clear()
+            self._adapters.clear()
+            self.board.clear()
+            self.score = None
 
 
 class Evaluation:
@@ -180,16 +209,21 @@ class Evaluation:
         cond_or_uncond: list[int],
         sigma: float,
         window: Hashable,
+        adapter: ModelAdapter | None = None,
+        concurrent: bool = False,
     ):
         self.run = run
+        self.adapter = adapter or run.adapter  # bound to the diffusion model running this call
+        self.concurrent = concurrent  # other streams of this run may be evaluated at this moment
         self.model_input = x
         self.streams = list(uuids) if uuids else [None]
         self.rows = max(x.shape[0] // len(self.streams), 1)
         self.sigma = sigma
         self.window = window
-        if run.leader is None:
-            run.leader = self.streams[0]
-        self.leader_index = self.streams.index(run.leader) if run.leader in self.streams else None
+        leader = run.claim_leader(self.streams[0])
+        self.leader_index = self.streams.index(leader) if leader in self.streams else None
+        self.choice_key = (window, f"{sigma:.7g}")
+        self.leader_choice: LeaderChoice | None = None
         self.cond_chunks = [j for j, c in enumerate(cond_or_uncond or []) if c == 0]
         self.probe = ProbeAccumulator(run.config.norm_stride)
         self.skip = False
@@ -241,11 +275,16 @@ class Evaluation:
             return Decision(False, "psa_off")
         residuals = self.cached_residuals(x)
         if self.leader_index is None:
-            last = controller.last_decision
-            follows = last is not None and last[1] and _same_sigma(last[0], self.sigma)
-            if follows and residuals is not None:
+            choice = self.leader_choice_now()
+            if choice is None:
+                if not self.concurrent:
+                    return Decision(False, "leader_computed")
+                with run.lock:
+                    run.stats.leader_wait_timeouts += 1
+                return Decision(False, "leader_wait_timeout")
+            if choice.skip and residuals is not None:
                 return Decision(True, "leader_skipped")
-            return Decision(False, "leader_computed" if not follows else "no_cache")
+            return Decision(False, "no_cache" if choice.skip else "leader_computed")
         current_in = self.leader_sample(x)
         forced = run.limits.forced_reason(self.sigma, controller.evaluations, controller.consecutive_skips)
         if forced is None and residuals is None:
@@ -265,14 +304,26 @@ class Evaluation:
             return Decision(True, "error_below_threshold", error, threshold, delta)
         return Decision(False, "error_above_threshold", error, threshold, delta)
 
+    def leader_choice_now(self) -> LeaderChoice | None:
+        """A follower's view of the leader's choice at this sigma; waits for it if concurrent."""
+        if self.leader_choice is None:
+            wait = self.run.leader_wait if self.concurrent else 0.0
+            self.leader_choice = self.run.board.lookup(self.choice_key, wait)
+        return self.leader_choice
+
+    def post_choice(self) -> None:
+        """The leader publishes what it decided the moment it has (skip, and TMM frames)."""
+        if self.leader_index is not None:
+            self.run.board.post(self.choice_key, LeaderChoice(self.skip, tuple(self.reused_frames)))
+
     # -- TMM: which frames to compute (block 0 of a computed evaluation) -----------------------
     def choose_reused_frames(self, x: torch.Tensor) -> list[int]:
         run = self.run
         if not run.tmm_enabled:
             return []
-        latent = run.adapter.latent_frames(self.model_input)
+        latent = self.adapter.latent_frames(self.model_input)
         frames = latent.shape[2]
-        tokens_per_frame = run.adapter.tokens_per_frame(latent)
+        tokens_per_frame = self.adapter.tokens_per_frame(latent)
         if x.shape[1] != frames * tokens_per_frame:
             run.disable_tmm(
                 f"{x.shape[1]} block tokens are not {frames} frames x {tokens_per_frame} tokens "
@@ -286,8 +337,8 @@ class Evaluation:
             return []  # the last step leaves no later step to correct a stale frame: compute all
         controller = run.window(self.window)
         if self.leader_index is None:
-            choice = controller.frame_choice
-            return list(choice[1]) if choice is not None and _same_sigma(choice[0], self.sigma) else []
+            choice = self.leader_choice_now()
+            return list(choice.reused_frames) if choice is not None and not choice.skip else []
         if controller.staleness is None or len(controller.staleness.counts) != frames:
             controller.staleness = FrameStaleness(frames)
         source = self.chunk(latent, self.leader_index)
@@ -304,7 +355,7 @@ class Evaluation:
         tokens_per_frame = x.shape[1] // self.total_frames
         index = frame_token_index(computed, tokens_per_frame, x.device)
         try:
-            sub = self.run.adapter.gather_frames(args, index, computed, self.total_frames)
+            sub = self.adapter.gather_frames(args, index, computed, self.total_frames)
         except ValueError as exc:
             self.run.disable_tmm(str(exc))
             return args
@@ -321,8 +372,13 @@ class Evaluation:
         """Image tokens the blocks currently carry (fewer on a TMM-pruned evaluation)."""
         return len(self.token_index) if self.token_index is not None else self.tokens
 
-    def run_block(self, position: int, block_type: str, args: dict, call: BlockCall) -> dict:
-        adapter = self.run.adapter
+    def enter_block(self, position: int, block_type: str, args: dict) -> tuple[dict | None, dict]:
+        """Before a block: `(output, args)` where a non-None output means "do not run the block".
+
+        Split from `leave_block` so the block itself runs between the two, in the caller's frame
+        (under torch.compile that is a traced, compiled region; these two halves are not).
+        """
+        adapter = self.adapter
         if position == 0:
             x = adapter.stack_input(args)
             self.tokens = x.shape[1] if x.ndim >= 2 else 0
@@ -330,18 +386,23 @@ class Evaluation:
             self.decision = self.decide(x)
             self.skip = self.decision.skip
             if self.skip:
+                self.post_choice()
                 hidden = x + self.cached_residual_batch(x)
                 return adapter.with_image_tokens(adapter.passthrough(args, block_type), block_type, hidden,
-                                                 self.tokens, self.text_tokens)
+                                                 self.tokens, self.text_tokens), args
             self.stack_in = x.clone() if adapter.blocks_mutate_input else x
             reused = self.choose_reused_frames(x)
             if reused:
                 args = self.start_partial(args, x, reused)
+            self.post_choice()
         elif self.skip:
-            return adapter.passthrough(args, block_type)
+            return adapter.passthrough(args, block_type), args
         elif self.subset_inputs is not None:
             args = {**args, **self.subset_inputs}
-        out = call(args)
+        return None, args
+
+    def leave_block(self, position: int, block_type: str, out: dict) -> dict:
+        """After a block ran: count it; after the last one, store residuals and Eq. 8 records."""
         self.blocks_run += 1
         if position == self.last_block and self.stack_in is not None:
             out = self.finish_stack(out, block_type)
@@ -349,7 +410,7 @@ class Evaluation:
 
     def finish_stack(self, out: dict, block_type: str) -> dict:
         """Scatter a pruned stack back to full size; update residuals and Eq. 8 records."""
-        adapter, stack_in = self.run.adapter, self.stack_in
+        adapter, stack_in = self.adapter, self.stack_in
         n_img, n_txt = self.image_token_count, self.text_tokens
         hidden = adapter.image_tokens(out, block_type, n_img, n_txt)
         if self.token_index is not None:
@@ -369,7 +430,7 @@ class Evaluation:
 
     def add_probe(self, z_in: torch.Tensor, z_out: torch.Tensor, joint: bool = False) -> None:
         if joint:
-            part = self.run.adapter.image_part
+            part = self.adapter.image_part
             z_in = part(z_in, self.image_token_count, self.text_tokens)
             z_out = part(z_out, self.image_token_count, self.text_tokens)
         zi, zo = self.cond_rows(z_in), self.cond_rows(z_out)
@@ -384,13 +445,14 @@ class Evaluation:
         n_blocks = len(run.block_keys)
         rows = self.rows * len(self.streams)
         computed_tokens = len(self.token_index) if self.token_index is not None else self.tokens
-        run.stats.evaluations += 1
-        run.stats.token_blocks_total += rows * self.tokens * n_blocks
-        run.stats.token_blocks_done += rows * computed_tokens * self.blocks_run
-        if self.skip:
-            run.stats.token_blocks_saved_psa += rows * self.tokens * n_blocks
-        else:
-            run.stats.token_blocks_saved_tmm += rows * (self.tokens - computed_tokens) * self.blocks_run
+        with run.lock:  # concurrent streams finish at the same time
+            run.stats.evaluations += 1
+            run.stats.token_blocks_total += rows * self.tokens * n_blocks
+            run.stats.token_blocks_done += rows * computed_tokens * self.blocks_run
+            if self.skip:
+                run.stats.token_blocks_saved_psa += rows * self.tokens * n_blocks
+            else:
+                run.stats.token_blocks_saved_tmm += rows * (self.tokens - computed_tokens) * self.blocks_run
         if not self.skip and self.cond_chunks:
             run.note_computed_prompt(self.probe)
         if self.leader_index is None:
@@ -398,13 +460,11 @@ class Evaluation:
         controller = run.window(self.window)
         controller.evaluations += 1
         controller.consecutive_skips = controller.consecutive_skips + 1 if self.skip else 0
-        controller.last_decision = (self.sigma, self.skip)
         if not self.skip and run.tmm_enabled:
-            controller.frame_choice = (self.sigma, list(self.reused_frames))
             if controller.staleness is not None:
                 controller.staleness.update(self.reused_frames)
             if output is not None and run.tmm.motion_source == "predicted_clean" and run.denoise is not None:
-                latent = run.adapter.latent_frames(self.model_input)
+                latent = self.adapter.latent_frames(self.model_input)
                 rows = slice(self.leader_index * self.rows, (self.leader_index + 1) * self.rows)
                 out_latent = output[rows, : latent.shape[1]]
                 controller.predicted_clean = run.denoise(latent[rows], out_latent, self.sigma).detach()

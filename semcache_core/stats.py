@@ -62,6 +62,7 @@ class RunStats:
     disabled_reason: str | None = None
     tmm_disabled_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
+    leader_wait_timeouts: int = 0  # concurrent follower evaluations that computed without the leader's decision
     finished: bool = False
     error: str | None = None
 
@@ -102,6 +103,11 @@ class RunStats:
         warnings = list(self.warnings)
         if self.tmm_disabled_reason:
             warnings.append(f"TMM off: {self.tmm_disabled_reason}")
+        if self.leader_wait_timeouts:
+            warnings.append(
+                f"{self.leader_wait_timeouts} concurrent evaluations did not get the leader's decision in time "
+                "and computed"
+            )
         steps = len(self.records)
         if self.disabled_reason is None and steps:
             if self.skipped == 0:
