@@ -34,14 +34,14 @@ def latent_shape(path: Path = PROXY_CHECKPOINT) -> tuple[int, int, int]:
     return dims[1], dims[2], dims[3]
 
 
-def setup(threads: int = 1, pytorch_attention: bool = True) -> Any:
-    """Bootstrap ComfyUI (CPU) and import the pack; returns the pack module (`semcache_pack`)."""
+def setup(threads: int = 1, pytorch_attention: bool = True, cpu: bool = True) -> Any:
+    """Bootstrap ComfyUI (CPU unless `cpu=False`) and import the pack; returns the pack module."""
     tests = str(REPO / "tests")
     if tests not in sys.path:
         sys.path.append(tests)
     from comfy_env import bootstrap, load_pack
 
-    bootstrap()
+    bootstrap(cpu=cpu)
     import comfy.cli_args
 
     if "comfy.ldm.modules.attention" not in sys.modules:  # the kernel is chosen at import time
