@@ -14,8 +14,9 @@ Decision points (`Policy.stage`): "before" block 0 (TeaCache, MagCache), "after_
 (First Block Cache: block 0 always runs; the residual of blocks 1..N-1 is reused), "after_last"
 block (the oracle: the whole stack ran, the policy compares truth with reuse and may replace the
 output by the reused one; that evaluation's block work is then taken off the books).
-One decision per sampler step, by the leader stream (the first uuid seen in the run); other
-streams at the same sigma follow it. Residuals are kept per stream.
+One decision per sampler step, by the evaluation holding the leader stream (the first uuid seen in
+the run) over all its rows; evaluations of other streams at the same sigma follow it. Residuals
+are kept per stream.
 """
 
 from __future__ import annotations
@@ -145,7 +146,10 @@ class Evaluation:
         self.base: torch.Tensor | None = None  # what the cached residual is added to
 
     def lead(self, t: torch.Tensor) -> torch.Tensor:
-        return t[self.leader * self.rows : (self.leader + 1) * self.rows]
+        """The rows a rule looks at: every row of the leader's evaluation. Batched CFG (ComfyUI's
+        usual layout) gives one decision over cond and uncond together, as FBCache and TeaCache's
+        single-state models do; split calls give the leader stream's rows."""
+        return t
 
     def cached(self, like: torch.Tensor) -> torch.Tensor | None:
         parts = []
@@ -186,13 +190,8 @@ class Evaluation:
             self.stack_in = x
             self.base = x
             if stage == "before":
-                lead_x, lead_args = x, args
-                if self.leader is not None:
-                    lead_x = self.lead(x)
-                    lead_args = {k: self.lead(v) if isinstance(v, torch.Tensor) and v.ndim and v.shape[0] == self.batch
-                                 else v for k, v in args.items()}
                 residual = self.cached(x)
-                self.skip = self._decide(stage, residual, lead_x, lead_args, self.model)
+                self.skip = self._decide(stage, residual, self.lead(x), args, self.model)
                 if self.skip:
                     return {"img": x + residual}
             out = call(args)
