@@ -49,6 +49,7 @@ class BlockWork:
         self._handles = []
         if self in _ACTIVE:
             _ACTIVE.remove(self)
+        self.blocks = None  # the counts outlive the model: a saved Sample must not pickle its blocks
 
     @property
     def skipped_steps(self) -> int:
