@@ -258,10 +258,12 @@ def above_oracle(per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str
     if not found:
         return [f"No point of any method lies above the oracle's curve by more than {ABOVE_MARGIN_DB} dB "
                 "(within the oracle sweep's speedup range)."]
-    return found + ["", "The oracle's rule is greedy (it reuses while the accumulated true error of *this* step "
-                    "stays small, blind to how an error now grows later) and unconstrained by warm-up or caps; a "
-                    "point above it means the method's schedule (where it spends its computed steps) beats that "
-                    "greedy choice, not that its error estimate is better than the truth."]
+    return found + ["", "What the oracle bounds: rules that replace the *whole* block stack by its cached residual, "
+                    "choosing greedily (reuse while the accumulated true error stays small, blind to how an error "
+                    "now grows later), with no warm-up or cap. A point above its curve means either the method "
+                    "reuses a different approximation (First Block Cache recomputes block 0 and reuses only the "
+                    "rest of the stack's residual; TMM recomputes some frames), or its choice of computed steps "
+                    "beats the greedy one; not that its error estimate is better than the truth."]
 
 
 def tmm_frontier(per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str]:
