@@ -174,3 +174,12 @@ def test_readme_quotes_the_committed_benchmark_tables():
     for name, body in quoted.items():
         if body is not None:
             assert body == section(results, SECTIONS[name]), f"README block {name} differs from benchmark.md"
+
+
+def test_prompt_subsets_stay_balanced_and_finished_rows_are_found_again():
+    import run_benchmark as rb
+
+    assert [p.motion_class for p in rb.pick_prompts(4, False)] == ["static", "dynamic"] * 2
+    assert len(rb.pick_prompts(None, False)) == 8 and len(rb.pick_prompts(None, True)) == 10
+    fresh = {"method": "teacache 0.15 [default]", "prompt": "p", "seed": 101, "steps": 30, "sampler": "euler"}
+    assert rb.row_key(fresh) == rb.row_key({k: str(v) for k, v in fresh.items()})  # as read back from the CSV
