@@ -11,7 +11,7 @@ attention. Latent 16x21x60x104 = 81 frames of 480x832 = 32,760 video tokens per 
 SemCache's bookkeeping on a computed step, TMM-partial steps at reuse 0.2 and 0.5; and the wall
 speedup of a 30-step run with SemCache's default skip pattern on the benchmark (mean skip count of
 `semcache 0.2 [default]` at 30 steps uni_pc in bench/results/samples.csv), projected from those
-measured step costs. Nothing is downloaded. Without CUDA: a 4-layer model at 3x8x8 (6x8x8 for
+measured step costs. Nothing is downloaded. Without CUDA: a 4-layer model at 3x8x8 (8x8x8 for
 TMM) on the CPU, so the suite can check that the script runs; those numbers mean nothing.
 """
 
@@ -31,7 +31,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 GPU_LATENT = (21, 60, 104)  # 81 frames of 480x832 -> 21 x 60 x 104 latent, 32,760 tokens
-CPU_LATENT, CPU_TMM_LATENT = (3, 8, 8), (6, 8, 8)
+CPU_LATENT, CPU_TMM_LATENT = (3, 8, 8), (8, 8, 8)
 TINY = dict(dim=256, ffn_dim=512, num_heads=2, num_layers=4, in_dim=16, out_dim=16, text_dim=4096)
 RUN_STEPS = 30
 DEFAULT_LABEL = "semcache 0.2 [default]"
