@@ -59,7 +59,8 @@ def projection(timing: dict, summary_csv: Path) -> list[str]:
         return []
     with summary_csv.open() as f:
         picked = [r for r in csv.DictReader(f)
-                  if r["family"] in ("semcache", "easycache", "lazycache") and r["tag"] in ("", "default")]
+                  if r["family"] in ("semcache", "easycache", "lazycache") and r["tag"] in ("", "default")
+                  and (r.get("steps"), r.get("sampler")) in ((None, None), ("30", "uni_pc"))]  # v2: per schedule
     if not picked:
         return []
     steps = 30

@@ -1,19 +1,25 @@
-"""SemCache vs ComfyUI's EasyCache and LazyCache on the trained proxy Wan 2.1 T2V model.
+"""SemCache vs every step cache users pick instead, and the limit, on the trained proxy Wan 2.1 T2V.
 
 Every sample runs through ComfyUI's real sampler (comfy.sample.sample = the KSampler path) with
-the MODEL patched exactly as each method's node does, at ComfyUI's Wan 2.1 T2V workflow settings
-(30 steps, cfg 6, uni_pc, simple, shift 8) on 9 latent frames of 8x8, and every node default
-also on 20/30/50 steps with euler and uni_pc. For each prompt the uncached sample is the
-reference; every configuration is compared with it on the same seed.
+the MODEL patched exactly as each method's node does (peers: `harness/peers/`, written from
+their papers on the same public hook points), at ComfyUI's Wan 2.1 T2V workflow settings (cfg 6,
+simple, shift 8) on the proxy's latent (from its checkpoint metadata; 9x8x8 for older ones).
+Each schedule (20/30/50 steps x euler/uni_pc) gets every method's threshold sweep; the main one
+(30 steps uni_pc) adds ablations and TMM alone. For each prompt the uncached sample of the same
+schedule and seed is the reference.
 
-  .venv/bin/python bench/run_benchmark.py            # full run -> bench/results/ (~60 min on 2 CPU cores)
-  .venv/bin/python bench/run_benchmark.py --quick    # 2 prompts x 5 configs -> bench/out/quick/ (< 3 min)
+  .venv/bin/python bench/run_benchmark.py            # full run -> bench/results/ (resumes what is there)
+  .venv/bin/python bench/run_benchmark.py --quick    # 2 prompts, 30 steps, every default -> bench/out/quick/
+  .venv/bin/python bench/run_benchmark.py --plan --prompts 4 --sweep 3 --schedules 30:uni_pc,20:euler
+                                                     # prints the run's size and estimated minutes, runs nothing
   .venv/bin/python bench/run_benchmark.py --report-only --out bench/results   # redo tables/plot from the CSV
   .venv/bin/python bench/run_benchmark.py --realscale [realscale_timing.py options]   # Wan-1.3B-shaped timings
 
-Writes samples.csv (one row per prompt x configuration), schedules.csv (node defaults per
-schedule), summary.csv (per configuration), pareto.png, frames.png (uncached vs each method's
-default), contact_sheet.png (the uncached clips) and benchmark.md into --out.
+Resumable: rows already in --out/samples.csv (same method label, prompt, seed, schedule) are
+kept and not rerun; the uncached references and the default clips for the figures are kept in
+--out/.resume/. `--fresh` starts over. Writes samples.csv, summary.csv (per schedule and
+configuration), calibration.json (TeaCache / MagCache calibration), pareto.png, frames.png,
+contact_sheet.png and benchmark.md into --out.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,18 +40,21 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from harness import suites  # noqa: E402
-from harness.aggregate import by_config  # noqa: E402
-from harness.env import PROXY_CHECKPOINT, load_model, setup  # noqa: E402
-from harness.methods import UNCACHED  # noqa: E402
+from harness.aggregate import schedule_summaries  # noqa: E402
+from harness.env import PROXY_CHECKPOINT, latent_shape, load_model, setup  # noqa: E402
+from harness.methods import UNCACHED, Method  # noqa: E402
+from harness.peers import calibration  # noqa: E402
 from harness.plots import contact_sheet, frames_grid, pareto  # noqa: E402
-from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS  # noqa: E402
+from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS, BenchPrompt  # noqa: E402
 from harness.provenance import engine_version  # noqa: E402
 from harness.readme import update_readme  # noqa: E402
 from harness.report import markdown  # noqa: E402
-from harness.runner import SamplingSetup, row, run_method, sample  # noqa: E402
+from harness.runner import Sample, SamplingSetup, row, run_method, sample  # noqa: E402
 
 
 def read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
     with path.open() as f:
         return list(csv.DictReader(f))
 
@@ -52,44 +63,126 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     fields: list[str] = []
     for r in rows:
         fields += [k for k in r if k not in fields]
-    with path.open("w", newline="") as f:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+    tmp.replace(path)  # an interruption never leaves a half-written CSV
 
 
-def write_outputs(out: Path, rows: list[dict], schedule_rows: list[dict], header: list[str]) -> None:
+def row_key(r: dict) -> tuple:
+    return (r["method"], r["prompt"], str(r["seed"]), str(r["steps"]), r["sampler"])
+
+
+def pick_prompts(n: int | None, with_neutral: bool) -> list[BenchPrompt]:
+    """The first `n` prompts, alternating static and dynamic so that any n stays balanced."""
+    static = [p for p in PROMPTS if p.motion_class == "static"]
+    dynamic = [p for p in PROMPTS if p.motion_class != "static"]
+    ordered = [p for pair in zip(static, dynamic) for p in pair]
+    ordered += [p for p in PROMPTS if p not in ordered]
+    picked = ordered[: n or len(ordered)]
+    return picked + (NEUTRAL_PROMPTS if with_neutral else [])
+
+
+class Store:
+    """What a resumed run needs besides the CSV: uncached references and the default clips."""
+
+    def __init__(self, out: Path):
+        self.dir = out / ".resume"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, kind: str, label: str, prompt: BenchPrompt, s: SamplingSetup) -> Path:
+        safe = "".join(c if c.isalnum() else "_" for c in label)
+        return self.dir / f"{kind}_{s.steps}_{s.sampler}_{s.frames}x{s.height}x{s.width}_{prompt.seed}_{safe}.pt"
+
+    def load_ref(self, prompt: BenchPrompt, s: SamplingSetup) -> Sample | None:
+        path = self._path("ref", "uncached", prompt, s)
+        return torch.load(path, weights_only=False) if path.exists() else None
+
+    def save_ref(self, prompt: BenchPrompt, s: SamplingSetup, ref: Sample) -> None:
+        torch.save(ref, self._path("ref", "uncached", prompt, s))
+
+    def save_video(self, label: str, prompt: BenchPrompt, s: SamplingSetup, video: torch.Tensor) -> None:
+        torch.save(video, self._path("video", label, prompt, s))
+
+    def load_video(self, label: str, prompt: BenchPrompt, s: SamplingSetup) -> torch.Tensor | None:
+        path = self._path("video", label, prompt, s)
+        return torch.load(path) if path.exists() else None
+
+
+def log_row(r: dict) -> None:
+    print(f"[bench] {r['steps']:>2} {r['sampler']:<6} {r['motion_class']:>7} | {r['method']:<32} "
+          f"skipped {r['skipped_steps']:>2} work {r['work_speedup']:.2f}x cpu {r['cpu_speedup']:.2f}x "
+          f"PSNR {r['psnr']:.2f} SSIM {r['ssim']:.4f} motion {r['motion_ratio']:.3f}  {r['pattern']}", flush=True)
+
+
+def run_prompt(model, pack, prompt: BenchPrompt, methods: list[Method], sampling: SamplingSetup, repeats: int,
+               timed: set, done: set, store: Store, keep_videos: set) -> list[dict]:
+    """The methods not yet done on one prompt and schedule. Methods in `timed` (and the uncached
+    reference with them) run `repeats` times in total, interleaved; their times are medians."""
+    todo = [m for m in methods if m is not UNCACHED and (m.label, prompt.text, str(prompt.seed), str(sampling.steps),
+                                                         sampling.sampler) not in done]
+    ref_done = (UNCACHED.label, prompt.text, str(prompt.seed), str(sampling.steps), sampling.sampler) in done
+    if not todo and ref_done:
+        return []
+    ref = store.load_ref(prompt, sampling)
+    if ref is None:
+        ref = run_method(model, pack, UNCACHED, prompt, sampling)
+    results = {m: run_method(model, pack, m, prompt, sampling) for m in todo}
+    timed_todo = [m for m in todo if m in timed]
+    for _ in range(repeats - 1 if timed_todo or (UNCACHED in timed and not ref_done) else 0):
+        if UNCACHED in timed and len(ref.walls) < repeats:
+            ref.add_timing(run_method(model, pack, UNCACHED, prompt, sampling))
+        for m in timed_todo:
+            results[m].add_timing(run_method(model, pack, m, prompt, sampling))
+    store.save_ref(prompt, sampling, ref)
+    if UNCACHED.label in keep_videos:
+        store.save_video(UNCACHED.label, prompt, sampling, ref.video)
+    rows = [] if ref_done else [row(UNCACHED, prompt, ref, ref, sampling)]
+    for m in todo:
+        rows.append(row(m, prompt, results[m], ref, sampling))
+        if m.label in keep_videos:
+            store.save_video(m.label, prompt, sampling, results[m].video)
+    for r in rows:
+        log_row(r)
+    return rows
+
+
+def write_outputs(out: Path, rows: list[dict], header: list[str], main: tuple[int, str]) -> None:
     write_csv(out / "samples.csv", rows)
-    if schedule_rows:
-        write_csv(out / "schedules.csv", schedule_rows)
-    summaries = by_config(rows)
-    write_csv(out / "summary.csv", [dataclasses.asdict(s) for s in summaries])
-    pareto(summaries, out / "pareto.png")
-    text = markdown(rows, header, schedule_rows)
+    per_schedule = schedule_summaries(rows)
+    write_csv(out / "summary.csv", [{"steps": k[0], "sampler": k[1], **dataclasses.asdict(s)}
+                                    for k, summaries in per_schedule.items() for s in summaries])
+    pareto(per_schedule, out / "pareto.png", main=main)
+    text = markdown(rows, header, main)
     (out / "benchmark.md").write_text(text)
     if out == (BENCH / "results").resolve():  # the committed run: the README quotes its tables
         written = update_readme(BENCH.parent / "README.md", text)
         print(f"[bench] README blocks updated: {', '.join(written) or 'none'}", flush=True)
 
 
-def run_prompt(model, pack, prompt, methods, sampling, repeats: int, timed: set) -> tuple[list[dict], dict]:
-    """Every method on one prompt (uncached first, it is the reference); methods in `timed` are
-    run `repeats` times in total, interleaved, and their times are the medians."""
-    results = {UNCACHED: run_method(model, pack, UNCACHED, prompt, sampling)}
-    for method in methods:
-        if method is not UNCACHED:
-            results[method] = run_method(model, pack, method, prompt, sampling)
-    for _ in range(repeats - 1):
-        for method in methods:
-            if method in timed:
-                results[method].add_timing(run_method(model, pack, method, prompt, sampling))
-    ref = results[UNCACHED]
-    rows = [row(m, prompt, results[m], ref, sampling) for m in methods]
-    for r in rows:
-        print(f"[bench] {sampling.steps:>2} {sampling.sampler:<6} {r['motion_class']:>7} | {r['method']:<32} "
-              f"skipped {r['skipped_steps']:>2} work {r['work_speedup']:.2f}x cpu {r['cpu_speedup']:.2f}x "
-              f"PSNR {r['psnr']:.2f} SSIM {r['ssim']:.4f} motion {r['motion_ratio']:.3f}  {r['pattern']}", flush=True)
-    return rows, {m.label: results[m].video for m in methods}
+def step_seconds(model, pack, prompt: BenchPrompt, sampling: SamplingSetup) -> float:
+    """CPU seconds of one uncached sampler step (a 6-step sample, after the warm-up)."""
+    probe = dataclasses.replace(sampling, steps=6)
+    return sample(model, prompt, probe).cpu / 6
+
+
+def plan_lines(schedules: list[tuple[int, str]], methods_of, prompts: list, repeats: int, timed_count: int,
+               seconds: float, calibration_steps: int) -> list[str]:
+    """Samples per schedule and estimated minutes, each sample costed as an uncached one (an upper
+    bound: cached samples are cheaper, the oracle costs about an uncached one)."""
+    lines, total = [], calibration_steps
+    for i, (steps, sampler) in enumerate(schedules):
+        n_methods = len(methods_of((steps, sampler)))
+        work = steps * len(prompts) * (n_methods + (repeats - 1) * timed_count * (i == 0))
+        total += work
+        lines.append(f"  {steps} steps {sampler}: {n_methods} configurations x {len(prompts)} prompts = "
+                     f"{n_methods * len(prompts)} samples, <= {work * seconds / 60:.1f} min "
+                     f"({steps * len(prompts) * seconds / 60:.2f} min per configuration)")
+    lines.append(f"  calibration: {calibration_steps} steps, {calibration_steps * seconds / 60:.1f} min; "
+                 f"total <= {total * seconds / 60:.1f} min at {seconds * 1000:.0f} ms CPU per uncached step")
+    return lines
 
 
 def main() -> int:
@@ -99,89 +192,145 @@ def main() -> int:
         sys.argv = [str(BENCH / "realscale_timing.py")] + [a for a in sys.argv[1:] if a != "--realscale"]
         return realscale_timing.main()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 prompts x 5 configurations (< 3 min)")
+    parser.add_argument("--quick", action="store_true", help="2 prompts, 30 steps uni_pc, every default (< 5 min)")
     parser.add_argument("--out", type=Path, help="output folder (default bench/results, or bench/out/quick)")
     parser.add_argument("--checkpoint", type=Path, default=PROXY_CHECKPOINT)
-    parser.add_argument("--steps", type=int, default=suites.MAIN_SCHEDULE[0])
-    parser.add_argument("--sampler", default=suites.MAIN_SCHEDULE[1])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: stable timings)")
-    parser.add_argument("--repeats", type=int, help="runs per timed sample (uncached and node defaults); "
-                        "times are medians (default 3, 1 with --quick)")
-    parser.add_argument("--no-schedules", action="store_true", help="skip the 20/30/50-step x euler/uni_pc part")
+    parser.add_argument("--prompts", type=int, help="number of benchmark prompts (static/dynamic alternating; "
+                        "default all 8, 2 with --quick)")
     parser.add_argument("--with-neutral", action="store_true", help="add the two neutral-motion prompts")
+    parser.add_argument("--schedules", default=None, help="steps:sampler list, first = main, e.g. "
+                        "'30:uni_pc,20:euler,50:uni_pc' (default 'all': 30:uni_pc then 20/30/50 x euler/uni_pc)")
+    parser.add_argument("--sweep", type=int, help="sweep points per method (evenly spread, default kept; default all)")
+    parser.add_argument("--families", help="comma-separated methods to sweep (default all: "
+                        + ",".join(suites.FAMILIES) + ")")
+    parser.add_argument("--no-extras", action="store_true", help="leave out ablations, EasyCache's bug, TMM alone")
+    parser.add_argument("--calibration-prompts", type=int, default=3, help="TeaCache calibration prompts (default 3)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: stable timings)")
+    parser.add_argument("--repeats", type=int, help="runs per timed sample (uncached and node defaults on the main "
+                        "schedule); times are medians (default 3, 1 with --quick)")
+    parser.add_argument("--fresh", action="store_true", help="discard the rows already in --out and start over")
+    parser.add_argument("--plan", action="store_true", help="print the run's size and estimated time, run nothing")
     parser.add_argument("--report-only", action="store_true", help="rebuild tables and plot from --out/samples.csv")
     parser.add_argument("--realscale", action="store_true", help="run realscale_timing.py instead (its options follow)")
     args = parser.parse_args()
     out: Path = (args.out or (BENCH / "out" / "quick" if args.quick else BENCH / "results")).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    schedules = suites.parse_schedules(args.schedules) if args.schedules else (
+        [suites.MAIN_SCHEDULE] if args.quick else
+        [suites.MAIN_SCHEDULE] + [s for s in suites.SCHEDULES if s != suites.MAIN_SCHEDULE])
+    main_schedule = schedules[0]
 
     if args.report_only:
         rows = read_rows(out / "samples.csv")
-        schedule_rows = read_rows(out / "schedules.csv") if (out / "schedules.csv").exists() else []
-        header = (out / "benchmark.md").read_text().split("\n## ")[0].splitlines() if (out / "benchmark.md").exists() else []
-        write_outputs(out, rows, schedule_rows, header)
+        md = out / "benchmark.md"
+        header = md.read_text().split("\n## ")[0].splitlines() if md.exists() else []
+        write_outputs(out, rows, header, main_schedule)
         print(f"[bench] rebuilt {out}/benchmark.md, summary.csv, pareto.png from {len(rows)} rows")
         return 0
 
     started = time.monotonic()
+    frames, height, width = latent_shape(args.checkpoint)
+    prompts = pick_prompts(args.prompts or (2 if args.quick else None), args.with_neutral)
+    if args.quick and args.prompts is None:
+        prompts = list(QUICK_PROMPTS) + (NEUTRAL_PROMPTS if args.with_neutral else [])
+    plan = suites.Plan(families=tuple(args.families.split(",")) if args.families else suites.FAMILIES,
+                       sweep_points=args.sweep, extras=not args.no_extras)
+    unknown = set(plan.families) - set(suites.FAMILIES)
+    if unknown:
+        parser.error(f"unknown --families {sorted(unknown)}; choose from {', '.join(suites.FAMILIES)}")
+
+    def methods_of(schedule: tuple[int, str]) -> list[Method]:
+        return suites.quick() if args.quick else suites.for_schedule(schedule, plan, main_schedule)
+
+    repeats = args.repeats or (1 if args.quick else 3)
+    timed = {UNCACHED} | {m for m in methods_of(main_schedule) if m.tag == "default"}
+    base = SamplingSetup(steps=main_schedule[0], sampler=main_schedule[1], frames=frames, height=height, width=width)
+    cal_prompts = 1 if args.quick else args.calibration_prompts
+    cal_steps = cal_prompts * sum(n for n, _ in calibration.TEACACHE_SCHEDULES)
+    if args.fresh and out.exists():
+        for name in ("samples.csv", "calibration.json"):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / ".resume", ignore_errors=True)
+
     pack = setup(threads=args.threads)
     model = load_model(args.checkpoint)
-    prompts = QUICK_PROMPTS if args.quick else PROMPTS + (NEUTRAL_PROMPTS if args.with_neutral else [])
-    methods = suites.quick() if args.quick else suites.full()
-    repeats = args.repeats or (1 if args.quick else 3)
-    timed = {UNCACHED} | {m for m in methods if m.tag == "default"}
-    sampling = SamplingSetup(steps=args.steps, sampler=args.sampler)
-    schedules = [] if args.quick or args.no_schedules else [
-        SamplingSetup(steps=n, sampler=name) for n, name in suites.SCHEDULES if (n, name) != (args.steps, args.sampler)]
-    print(f"[bench] {len(prompts)} prompts x {len(methods)} configurations, {sampling}, {repeats} timing repeats; "
-          f"then {len(schedules)} more schedules", flush=True)
-    sample(model, dataclasses.replace(prompts[0], seed=0), dataclasses.replace(sampling, steps=3))  # warm-up
+    sample(model, dataclasses.replace(prompts[0], seed=0), dataclasses.replace(base, steps=3))  # warm-up
+    if args.plan:
+        seconds = step_seconds(model, pack, prompts[0], base)
+        print(f"[bench] plan: {len(prompts)} prompts, latent 16x{frames}x{height}x{width}, {repeats} timing repeats of "
+              f"{len(timed)} configurations on the main schedule", flush=True)
+        print("\n".join(plan_lines(schedules, methods_of, prompts, repeats, len(timed), seconds, cal_steps)))
+        return 0
 
-    rows: list[dict] = []
-    shown = [m for m in methods if m is UNCACHED or m.tag == "default"]
-    clips: dict[str, list] = {m.label: [] for m in shown}
-    for prompt in prompts:  # prompts outer, methods inner: slow drifts of machine load hit all methods alike
-        prompt_rows, videos = run_prompt(model, pack, prompt, methods, sampling, repeats, timed)
-        rows += prompt_rows
-        for m in shown:
-            clips[m.label].append(videos[m.label])
-        write_csv(out / "samples.csv", rows)  # partial results survive an interruption
-    schedule_rows: list[dict] = []
-    for schedule in schedules:
-        for prompt in prompts:
-            schedule_rows += run_prompt(model, pack, prompt, suites.schedules(), schedule, 1, set())[0]
-        write_csv(out / "schedules.csv", schedule_rows)
+    cal = calibration.load_or_calibrate(out / "calibration.json", args.checkpoint, model, base, cal_prompts)
+    calibration.use(cal)
+    print(f"[bench] calibration: TeaCache poly R² {cal.info.get('teacache_r2', float('nan')):.3f} over "
+          f"{cal.info.get('teacache_pairs')} step pairs; MagCache curve of {len(cal.magcache_ratios)} steps", flush=True)
+    rows = read_rows(out / "samples.csv")
+    done = {row_key(r) for r in rows}
+    resumed = len(rows)
+    if rows:
+        print(f"[bench] resuming: {len(rows)} rows already in {out / 'samples.csv'} are kept", flush=True)
+    print(f"[bench] {len(prompts)} prompts; schedules {', '.join(f'{n} {s}' for n, s in schedules)}; "
+          f"{len(methods_of(main_schedule))} configurations on the main one; {repeats} timing repeats", flush=True)
+    store = Store(out)
+    shown = [m for m in methods_of(main_schedule) if m is UNCACHED or m.tag == "default"]
+    for steps, sampler in schedules:
+        sampling = dataclasses.replace(base, steps=steps, sampler=sampler)
+        is_main = (steps, sampler) == main_schedule
+        for prompt in prompts:  # prompts outer, methods inner: slow drifts of machine load hit all methods alike
+            rows += run_prompt(model, pack, prompt, methods_of((steps, sampler)), sampling,
+                               repeats if is_main else 1, timed if is_main else set(), done, store,
+                               {m.label for m in shown} if is_main else set())
+            done = {row_key(r) for r in rows}
+            write_csv(out / "samples.csv", rows)  # finished rows survive an interruption
 
     minutes = (time.monotonic() - started) / 60
+    families = sorted({r["family"] for r in rows} - {"uncached"})
     header = [
-        "# SemCache benchmark on the proxy Wan 2.1 T2V model" + (" (quick subset)" if args.quick else ""),
+        "# SemCache benchmark v2 on the proxy Wan 2.1 T2V model" + (" (quick subset)" if args.quick else ""),
         "",
-        f"Generated by `bench/run_benchmark.py{' --quick' if args.quick else ''}` in {minutes:.1f} min on "
-        f"{platform.machine()} CPU ({torch.get_num_threads()} torch thread), torch {torch.__version__}. "
-        f"Checkpoint `{args.checkpoint.name}` (trained by `bench/proxy/train.py`), loaded with "
-        "`comfy.sd.load_diffusion_model`; sampling through `comfy.sample.sample` with "
-        f"{sampling.steps} steps, cfg {sampling.cfg}, {sampling.sampler}/{sampling.scheduler}, shift 8, "
-        f"latent 16x{sampling.frames}x{sampling.height}x{sampling.width} ({sampling.frames} frames of "
-        f"{sampling.height * 2}x{sampling.width * 2} px after the proxy codec); {len(prompts)} prompts "
-        f"(static / dynamic, {sum(p.held_out for p in prompts)} of them combinations held out of training; "
-        "neutral ones with --with-neutral; one fixed seed each), negative prompt empty. "
-        f"Times of the uncached run and of each node default are medians of {repeats} interleaved runs. "
-        f"Engine: git {engine_version()}.",
+        f"Generated by `{' '.join(['bench/run_benchmark.py', *sys.argv[1:]])}` ({minutes:.1f} min"
+        + (f" in its last session, which kept {resumed} finished rows of earlier ones" if resumed else "")
+        + f") on {platform.machine()} CPU "
+        f"({torch.get_num_threads()} torch thread), torch {torch.__version__}. Checkpoint `{args.checkpoint.name}`, "
+        "loaded with `comfy.sd.load_diffusion_model`; sampling through `comfy.sample.sample`, cfg "
+        f"{base.cfg}, scheduler {base.scheduler}, shift 8, latent 16x{frames}x{height}x{width}. Engine: git "
+        f"{engine_version()}.",
         "",
-        "- **compute speedup**: transformer block work of the uncached run / block work with the method, "
-        "counted by forward hooks on the real blocks (what decides speed at real scale, where the blocks are "
-        "~all of a step; see `realscale.md`).",
-        "- **CPU-time / wall speedup**: measured on this proxy, where a step is so small that the 512-token "
-        "text projection and ComfyUI's per-step overhead are a large share; not a real-scale number.",
-        "- **PSNR / SSIM**: decoded RGB clip vs the uncached clip of the same prompt and seed. **motion ratio**: "
-        "frame-difference energy vs uncached (1 = same motion, < 1 frozen). **motion error**: relative L2 error "
-        "of the frame differences.",
+        "**What this run covers:** " + f"{len(prompts)} prompts ({', '.join(sorted({p.motion_class for p in prompts}))}; "
+        f"{sum(p.held_out for p in prompts)} held out of training; one fixed seed each; negative prompt empty); "
+        f"schedules {', '.join(f'{n} steps {s}' for n, s in schedules)} (main: {main_schedule[0]} {main_schedule[1]}); "
+        f"methods {', '.join(families)}; sweep points per method: "
+        f"{'all' if plan.sweep_points is None or args.quick else plan.sweep_points}"
+        f"{'' if plan.extras and not args.quick else '; no ablations'}. Times of the uncached run and of each node "
+        f"default on the main schedule are medians of {repeats} interleaved runs.",
+        "",
+        f"**Calibration** (`calibration.json`, prompts disjoint from the benchmark's): TeaCache's degree-4 polynomial "
+        f"from {cal.info.get('teacache_pairs')} step pairs of {cal.info.get('teacache_prompts')} prompts at "
+        f"{', '.join(f'{n} {s}' for n, s in cal.info.get('teacache_schedules', []))} (R² "
+        f"{cal.info.get('teacache_r2', float('nan')):.3f}); MagCache's magnitude ratio curve from one prompt at "
+        f"{' '.join(str(v) for v in cal.info.get('magcache_schedule', []))} steps.",
+        "",
+        "- **compute speedup**: transformer block work of the uncached run / block work with the method, counted by "
+        "forward hooks on the real blocks (what decides speed at real scale; see `realscale.md`). The oracle runs "
+        "the whole stack every step to know the truth; its reused steps are counted as no block work.",
+        "- **CPU-time / wall speedup**: measured on this proxy, where a step is small; not a real-scale number "
+        "(and meaningless for the oracle).",
+        "- **PSNR / SSIM**: decoded RGB clip vs the uncached clip of the same prompt, seed and schedule. **motion "
+        "ratio**: frame-difference energy vs uncached (1 = same motion, < 1 frozen). **motion error**: relative L2 "
+        "error of the frame differences.",
         "- Speedups are ratios of totals over the prompts; fidelity numbers are means over the prompts.",
     ]
-    write_outputs(out, rows, schedule_rows, header)
+    write_outputs(out, rows, header, main_schedule)
+    main_sampling = dataclasses.replace(base, steps=main_schedule[0], sampler=main_schedule[1])
+    clips = {m.label: [store.load_video(m.label, p, main_sampling) for p in prompts] for m in shown}
+    clips = {k: v for k, v in clips.items() if all(c is not None for c in v)}
     labels = [f"{p.text} [{p.motion_class}{', held out' if p.held_out else ''}]" for p in prompts]
-    frames_grid(clips, labels, out / "frames.png")
-    contact_sheet(clips[UNCACHED.label], labels, out / "contact_sheet.png")
+    if UNCACHED.label in clips:
+        frames_grid(clips, labels, out / "frames.png")
+        contact_sheet(clips[UNCACHED.label], labels, out / "contact_sheet.png")
+    (out / "run.json").write_text(json.dumps({"argv": sys.argv[1:], "minutes_this_session": minutes}, indent=1))
     print(f"[bench] done in {minutes:.1f} min -> {out}", flush=True)
     return 0
 

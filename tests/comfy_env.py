@@ -17,14 +17,22 @@ COMFY_DIR = Path(os.environ.get("COMFYUI_DIR") or REPO / ".comfyui" / "ComfyUI-0
 PACK_NAME = "semcache_pack"
 
 
-def bootstrap() -> Path:
+_CPU: bool | None = None
+
+
+def bootstrap(cpu: bool | None = None) -> Path:
+    """ComfyUI on sys.path, on the CPU; `cpu=False` at the first call lets it use a GPU
+    (bench/gpu_check.py). Later calls without `cpu` keep the first call's choice."""
+    global _CPU
+    if cpu is not None or _CPU is None:
+        _CPU = True if cpu is None else cpu
     if not (COMFY_DIR / "comfy").is_dir():
         raise RuntimeError(f"No ComfyUI at {COMFY_DIR}: run scripts/setup_env.sh or set COMFYUI_DIR")
     if str(COMFY_DIR) not in sys.path:
         sys.path.insert(0, str(COMFY_DIR))
     import comfy.cli_args
 
-    comfy.cli_args.args.cpu = True  # before comfy.model_management is imported
+    comfy.cli_args.args.cpu = _CPU  # before comfy.model_management is imported
     return COMFY_DIR
 
 

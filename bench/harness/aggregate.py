@@ -130,3 +130,31 @@ def matched(reference: Summary, curve: list[Summary], speed_key: str = "work_spe
         "speed_range": (min(p[0] for p in by_speed), max(p[0] for p in by_speed)) if by_speed else None,
         "psnr_range": (min(p[0] for p in by_psnr), max(p[0] for p in by_psnr)) if by_psnr else None,
     }
+
+
+def schedule_of(row: dict[str, Any]) -> tuple[int, str]:
+    return int(row["steps"]), row["sampler"]
+
+
+def schedule_summaries(rows: list[dict[str, Any]]) -> dict[tuple[int, str], list[Summary]]:
+    """One list of Summaries per schedule (steps, sampler), schedules sorted."""
+    groups: dict[tuple[int, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[schedule_of(r)].append(r)
+    return {k: by_config(groups[k]) for k in sorted(groups)}
+
+
+def speedup_at_psnr(curve: list[Summary], psnr: float, speed_key: str = "work_speedup") -> float | None:
+    """A sweep's speedup at `psnr`, on its Pareto frontier; None outside its PSNR range."""
+    by_speed = frontier([(getattr(s, speed_key), s.psnr) for s in curve])
+    return interpolate([(y, x) for x, y in by_speed], psnr)
+
+
+def psnr_at_speedup(curve: list[Summary], speed: float, speed_key: str = "work_speedup") -> float | None:
+    """A sweep's PSNR at `speed`, on its Pareto frontier; None outside its speed range."""
+    return interpolate(frontier([(getattr(s, speed_key), s.psnr) for s in curve]), speed)
+
+
+def nearest_psnr(curve: list[Summary], psnr: float) -> Summary | None:
+    """The sweep point whose PSNR is closest to `psnr` (the oracle's stand-in "default")."""
+    return min(curve, key=lambda s: abs(s.psnr - psnr)) if curve else None

@@ -16,16 +16,32 @@ import torch
 BENCH = Path(__file__).resolve().parents[1]
 REPO = BENCH.parent
 PROXY_CHECKPOINT = BENCH / "proxy" / "semcache_proxy_wan.safetensors"
+LATENT_SHAPE_KEY = "semcache.latent_shape"  # safetensors metadata: "16,F,H,W" (channels, frames, height, width)
+DEFAULT_LATENT = (9, 8, 8)  # frames, height, width of proxies saved before the key existed
 
 
-def setup(threads: int = 1, pytorch_attention: bool = True) -> Any:
-    """Bootstrap ComfyUI (CPU) and import the pack; returns the pack module (`semcache_pack`)."""
+def latent_shape(path: Path = PROXY_CHECKPOINT) -> tuple[int, int, int]:
+    """(frames, height, width) the proxy was trained on: from its metadata, else the old 9x8x8."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        text = (f.metadata() or {}).get(LATENT_SHAPE_KEY)
+    if not text:
+        return DEFAULT_LATENT
+    dims = [int(v) for v in text.replace("x", ",").split(",")]
+    if len(dims) != 4 or dims[0] != 16 or min(dims) < 1:
+        raise ValueError(f"{path.name}: metadata {LATENT_SHAPE_KEY}={text!r} is not '16,F,H,W'")
+    return dims[1], dims[2], dims[3]
+
+
+def setup(threads: int = 1, pytorch_attention: bool = True, cpu: bool = True) -> Any:
+    """Bootstrap ComfyUI (CPU unless `cpu=False`) and import the pack; returns the pack module."""
     tests = str(REPO / "tests")
     if tests not in sys.path:
         sys.path.append(tests)
     from comfy_env import bootstrap, load_pack
 
-    bootstrap()
+    bootstrap(cpu=cpu)
     import comfy.cli_args
 
     if "comfy.ldm.modules.attention" not in sys.modules:  # the kernel is chosen at import time

@@ -2,7 +2,8 @@
 
 SemCache goes through the pack's `patch_model` (what SemCachePatchModel.execute calls);
 EasyCache and LazyCache through ComfyUI's own node classes (`comfy_extras.nodes_easycache`),
-so the benchmark runs their real code, not a re-implementation.
+so the benchmark runs their real code, not a re-implementation. TeaCache, MagCache, First
+Block Cache and the oracle are `peers/` (written from their papers, on public hook points).
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import peers
 from .fairness import with_input_copy
 
+SHORT = {"magcache_K": "K"}  # label names of peer settings
 # The nodes' own defaults (SemCachePatchModel inputs; EasyCache/LazyCache node inputs).
 EASYCACHE_DEFAULTS = {"reuse_threshold": 0.2, "start_percent": 0.15, "end_percent": 0.95}
 
 
 @dataclass(frozen=True)
 class Method:
-    """One configuration: a family ("uncached", "semcache", "easycache", "lazycache") + settings."""
+    """One configuration: a family ("uncached", "semcache", "easycache", "lazycache", "tmm",
+    "semcache+tmm", or a peer: "teacache", "magcache", "fbcache", "oracle") + settings."""
 
     family: str
     settings: dict = field(default_factory=dict, hash=False)
@@ -34,13 +38,17 @@ class Method:
             return f"semcache {self.settings['threshold_scale']:g} + tmm {self.settings['reuse_ratio']:g}{extra}"
         knob = self.knob
         extra = f" [{self.tag}]" if self.tag else ""
+        if self.family in peers.FAMILIES:  # a second knob swept along (MagCache's K) shows in the label
+            extra = "".join(f" {SHORT.get(k, k)}={v:g}" for k, v in sorted(self.settings.items())
+                            if k != peers.KNOBS[self.family]) + extra
         return f"{self.family} {knob:g}{extra}" if knob is not None else f"{self.family}{extra}"
 
     @property
     def knob(self) -> float | None:
         """The method's main speed/quality knob (threshold_scale, reuse_threshold or reuse_ratio;
         reuse_ratio for SemCache+TMM, whose curve varies TMM at a fixed threshold_scale)."""
-        keys = ("reuse_ratio",) if self.family == "semcache+tmm" else ("threshold_scale", "reuse_threshold", "reuse_ratio")
+        keys = ("reuse_ratio",) if self.family == "semcache+tmm" else (
+            "threshold_scale", "reuse_threshold", "reuse_ratio", *peers.KNOBS.values())
         for key in keys:
             if key in self.settings:
                 return self.settings[key]
@@ -54,12 +62,13 @@ class Method:
             return model
         if self.family in ("semcache", "tmm", "semcache+tmm"):
             return self._apply_pack(model, pack)
+        if self.family in peers.FAMILIES:
+            return peers.apply(model, self.family, self.settings)
         from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
 
         node = {"easycache": EasyCacheNode, "lazycache": LazyCacheNode}[self.family]
         merged = {**EASYCACHE_DEFAULTS, **self.settings}
         return node.execute(model, verbose=False, **merged).result[0]
-
 
     def _apply_pack(self, model: Any, pack: Any) -> Any:
         """TMM Frame Selector then SemCache Patch Model, as the two nodes chain in a workflow."""
@@ -105,3 +114,8 @@ def tmm(reuse_ratio: float, tag: str = "", **settings: Any) -> Method:
 def semcache_tmm(threshold_scale: float, reuse_ratio: float, tag: str = "", **settings: Any) -> Method:
     """TMM Frame Selector chained with SemCache Patch Model (settings: the TMM ones of `tmm`)."""
     return Method("semcache+tmm", {"threshold_scale": threshold_scale, "reuse_ratio": reuse_ratio, **settings}, tag)
+
+
+def peer(family: str, knob: float, tag: str = "", **settings: Any) -> Method:
+    """A peer of `peers.FAMILIES` at its knob value (other settings: the peer's own defaults)."""
+    return Method(family, {peers.KNOBS[family]: knob, **settings}, tag)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from .aggregate import Summary, sweep
 
-COLORS = {"semcache": "tab:red", "easycache": "tab:blue", "lazycache": "tab:green", "tmm": "tab:purple",
+COLORS = {"semcache": "tab:red", "easycache": "tab:blue", "lazycache": "tab:green", "teacache": "tab:cyan",
+          "magcache": "tab:olive", "fbcache": "tab:brown", "oracle": "black", "tmm": "tab:purple",
           "semcache+tmm": "tab:orange"}
 PSNR_TOP = 70.0  # points above (output identical to uncached) are drawn just under the top edge
 PANELS = (("psnr", "PSNR vs uncached (dB) ↑"), ("ssim", "SSIM vs uncached ↑"), ("motion_error", "motion error ↓"))
@@ -16,40 +17,52 @@ def _shown(value: float, metric: str) -> float:
     return min(value, PSNR_TOP - 2) if metric == "psnr" else value
 
 
-def pareto(summaries: list[Summary], path: Path, speed_key: str = "work_speedup", title: str = "") -> Path:
+def _panel(ax, summaries: list[Summary], metric: str, speed_key: str) -> None:
+    for family, color in COLORS.items():
+        curve = sweep(summaries, family)
+        if len(curve) > 1:
+            style = "--o" if family == "oracle" else "-o"
+            ax.plot([getattr(s, speed_key) for s in curve], [_shown(getattr(s, metric), metric) for s in curve],
+                    style, color=color, ms=4, lw=1.4, label=family + (" (the limit)" if family == "oracle" else ""))
+        for s in summaries:
+            if s.family != family:
+                continue
+            x, y = getattr(s, speed_key), _shown(getattr(s, metric), metric)
+            if s.tag == "default":
+                ax.plot(x, y, "*", color=color, ms=14, mec="black", mew=0.7, zorder=5)
+            elif s.tag:
+                ax.plot(x, y, "D", mfc="none", color=color, ms=6)
+                ax.annotate(s.tag, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+
+
+def pareto(per_schedule: dict[tuple[int, str], list[Summary]] | list[Summary], path: Path,
+           speed_key: str = "work_speedup", title: str = "", main: tuple[int, str] | None = None) -> Path:
+    """One row of panels (PSNR, SSIM, motion error vs compute speedup) per schedule, main first."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.6))
-    for ax, (metric, ylabel) in zip(axes, PANELS):
-        for family, color in COLORS.items():
-            curve = sweep(summaries, family)
-            if len(curve) > 1:
-                ax.plot([getattr(s, speed_key) for s in curve], [_shown(getattr(s, metric), metric) for s in curve],
-                        "-o", color=color, ms=4, lw=1.4, label=f"{family} (threshold sweep)")
-            for s in summaries:
-                if s.family != family:
-                    continue
-                x, y = getattr(s, speed_key), _shown(getattr(s, metric), metric)
-                if s.tag == "default":
-                    ax.plot(x, y, "*", color=color, ms=15, mec="black", mew=0.7, zorder=5)
-                elif s.tag:
-                    ax.plot(x, y, "D", mfc="none", color=color, ms=6)
-                    ax.annotate(s.tag, (x, y), fontsize=6.5, xytext=(3, 3), textcoords="offset points")
-        ax.set_xlabel("compute speedup (transformer block work, uncached / cached)" if speed_key == "work_speedup"
-                      else speed_key.replace("_", " "))
-        ax.set_ylabel(ylabel)
-        if metric == "psnr":
-            ax.set_ylim(top=PSNR_TOP)
-        ax.grid(alpha=0.3)
-    axes[0].plot([], [], "*", color="gray", ms=12, mec="black", label="node default")
-    axes[0].plot([], [], "D", mfc="none", color="gray", label="ablation / extra (label = what changed)")
-    axes[0].legend(fontsize=7.5)
-    fig.suptitle(title or "Proxy Wan 2.1 T2V: fidelity vs speedup (each point = mean over the prompts)")
+    if isinstance(per_schedule, list):
+        per_schedule = {main or (0, ""): per_schedule}
+    keys = sorted(per_schedule, key=lambda k: (k != main, k))
+    fig, axes = plt.subplots(len(keys), len(PANELS), figsize=(15, 4.3 * len(keys)), squeeze=False)
+    for row, key in enumerate(keys):
+        for ax, (metric, ylabel) in zip(axes[row], PANELS):
+            _panel(ax, per_schedule[key], metric, speed_key)
+            ax.set_xlabel("compute speedup (transformer block work, uncached / cached)" if speed_key == "work_speedup"
+                          else speed_key.replace("_", " "))
+            ax.set_ylabel(ylabel)
+            if metric == "psnr":
+                ax.set_ylim(top=PSNR_TOP)
+                ax.set_title(f"{key[0]} steps {key[1]}" if key[0] else "", loc="left", fontsize=10)
+            ax.grid(alpha=0.3)
+    axes[0][0].plot([], [], "*", color="gray", ms=12, mec="black", label="node default")
+    axes[0][0].plot([], [], "D", mfc="none", color="gray", label="ablation / extra (label = what changed)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title or "Proxy Wan 2.1 T2V: fidelity vs compute speedup, each point = mean over the prompts")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
@@ -100,8 +113,8 @@ def contact_sheet(videos: list, prompts: list[str], path: Path) -> Path:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(prompt, fontsize=9, loc="left")
-    fig.suptitle("Proxy Wan 2.1 T2V, uncached: the 9 decoded frames of each benchmark prompt (left to right)",
-                 fontsize=10)
+    fig.suptitle(f"Proxy Wan 2.1 T2V, uncached: the {videos[0].shape[1]} decoded frames of each benchmark prompt "
+                 "(left to right)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -9,20 +9,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# README block name -> the benchmark.md section it copies (heading text)
-SECTIONS = {
+# README block name -> the benchmark.md section it copies (heading text; a tuple also accepts the
+# heading that results generated before benchmark v2 use, until the committed run is redone)
+SECTIONS: dict[str, str | tuple[str, ...]] = {
     "defaults": "Each method at its node default",
-    "matched": "SemCache vs EasyCache / LazyCache at matched quality and matched speed",
+    "matched": ("SemCache vs every peer and the oracle at SemCache's default PSNR",
+                "SemCache vs EasyCache / LazyCache at matched quality and matched speed"),
     "schedules": "Node defaults on other schedules (20 / 30 / 50 steps, euler and uni_pc)",
 }
 
 
-def section(markdown: str, heading: str) -> str:
+def section(markdown: str, heading: str | tuple[str, ...]) -> str:
     """The body of `## heading` in `markdown` (up to the next `## `), stripped."""
-    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, flags=re.M | re.S)
-    if match is None:
-        raise KeyError(f"benchmark.md has no section {heading!r}")
-    return match.group(1).strip()
+    for name in (heading,) if isinstance(heading, str) else heading:
+        match = re.search(rf"^## {re.escape(name)}\n(.*?)(?=^## |\Z)", markdown, flags=re.M | re.S)
+        if match is not None:
+            return match.group(1).strip()
+    raise KeyError(f"benchmark.md has no section {heading!r}")
 
 
 def block(readme: str, name: str) -> str | None:

@@ -44,18 +44,33 @@ def random_state_dict(shape: dict, seed: int = 0, dtype: torch.dtype = torch.bfl
     return state
 
 
-def load_wan(shape: dict, seed: int = 0) -> Any:
+def load_wan(shape: dict, seed: int = 0, dtype: torch.dtype | None = None) -> Any:
+    """The random model through ComfyUI's loader; `dtype` forces the weight/compute dtype (GPU bf16)."""
     import comfy.model_management
     import comfy.sd
 
-    patcher = comfy.sd.load_diffusion_model_state_dict(random_state_dict(shape, seed))
+    options = {"dtype": dtype} if dtype is not None else {}
+    patcher = comfy.sd.load_diffusion_model_state_dict(random_state_dict(shape, seed), model_options=options)
     comfy.model_management.load_models_gpu([patcher])
     return patcher
 
 
+_CUDA_CLOCK = False
+
+
+def use_cuda_clock(on: bool = True) -> None:
+    """Time with the wall clock after a device synchronisation (GPU runs) instead of CPU time."""
+    global _CUDA_CLOCK
+    _CUDA_CLOCK = on
+
+
 def clock() -> float:
     """This process's CPU time: with one torch thread it is the compute a step took, whatever
-    else runs on the machine (wall time on a shared 2-core box mostly measures the neighbours)."""
+    else runs on the machine (wall time on a shared 2-core box mostly measures the neighbours).
+    On a GPU (`use_cuda_clock`): synchronised wall time, since the work runs on the device."""
+    if _CUDA_CLOCK:
+        torch.cuda.synchronize()
+        return time.perf_counter()
     return time.process_time()
 
 

@@ -20,6 +20,7 @@ import torch
 from proxy.comfy_nodes.proxy_codec import raw_to_rgb
 from proxy.comfy_nodes.proxy_text import encode
 
+from . import peers
 from .methods import Method
 from .metrics import fidelity, motion_energy
 from .prompts import NEGATIVE, BenchPrompt
@@ -49,6 +50,7 @@ class Sample:
     cpus: list[float]
     work: BlockWork
     stats: Any  # SemCache RunStats or None
+    reused: int | None = None  # a peer's reused steps (First Block Cache's still run block 0)
 
     @property
     def wall(self) -> float:
@@ -88,6 +90,9 @@ def run_method(model: Any, pack: Any, method: Method, prompt: BenchPrompt, setup
     result = sample(patched, prompt, setup)
     if method.family in ("semcache", "tmm", "semcache+tmm"):
         result.stats = import_module(f"{pack.__name__}.semcache_core.comfy_glue").latest_stats(patched)
+    if method.family in peers.FAMILIES:
+        log = peers.latest_log(patched)
+        result.reused = log.pattern.count(".") if log is not None else None
     return result
 
 
@@ -113,7 +118,7 @@ def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample, setup:
         "scheduler": setup.scheduler,
         "repeats": len(result.walls),
         "steps": len(result.work.per_step),
-        "skipped_steps": result.work.skipped_steps,
+        "skipped_steps": result.reused if result.reused is not None else result.work.skipped_steps,
         "pattern": result.work.step_pattern(),
         "block_work": result.work.total,
         "ref_block_work": ref.work.total,

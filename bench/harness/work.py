@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+_ACTIVE: list[BlockWork] = []
+
+
+def off_the_books(token_blocks: int) -> None:
+    """Block work that really ran but must not count (the oracle's look at the truth on a step it
+    then reuses): taken off every active counter's current step."""
+    for work in _ACTIVE:
+        work.total -= token_blocks
+        work._open -= token_blocks
+
 
 class BlockWork:
     """Context manager: hooks on every block; `callback` (the sampler's) closes each step."""
@@ -21,6 +31,7 @@ class BlockWork:
 
     def __enter__(self) -> "BlockWork":
         self._handles = [b.register_forward_hook(self._hook) for b in self.blocks]
+        _ACTIVE.append(self)
         return self
 
     def _hook(self, module: Any, inputs: tuple, output: Any) -> None:
@@ -36,6 +47,9 @@ class BlockWork:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        self.blocks = None  # the counts outlive the model: a saved Sample must not pickle its blocks
 
     @property
     def skipped_steps(self) -> int:
