@@ -102,14 +102,14 @@ def object_check(prompt: BenchPrompt, video) -> dict:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, default=PROXY_CHECKPOINT)
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--prompts", type=int, default=0, help="use only the first N prompts (0 = all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--latent-shape", default="", help='"16,F,H,W" for a checkpoint without the metadata (the old proxy)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     started = time.perf_counter()
     setup(threads=args.threads)
     model = load_model(args.checkpoint)

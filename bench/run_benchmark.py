@@ -212,6 +212,7 @@ def main() -> int:
     parser.add_argument("--plan", action="store_true", help="print the run's size and estimated time, run nothing")
     parser.add_argument("--report-only", action="store_true", help="rebuild tables and plot from --out/samples.csv")
     parser.add_argument("--realscale", action="store_true", help="run realscale_timing.py instead (its options follow)")
+    parser.add_argument("--no-fidelity", action="store_true", help="leave out the proxy-fidelity report (fidelity.py)")
     args = parser.parse_args()
     out: Path = (args.out or (BENCH / "out" / "quick" if args.quick else BENCH / "results")).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -225,6 +226,10 @@ def main() -> int:
         md = out / "benchmark.md"
         header = md.read_text().split("\n## ")[0].splitlines() if md.exists() else []
         write_outputs(out, rows, header, main_schedule)
+    if not args.quick and not args.no_fidelity:  # is the proxy evidence at all? (results/fidelity.md)
+        import fidelity
+
+        fidelity.main(["--out", str(out), "--checkpoint", str(args.checkpoint)])
         print(f"[bench] rebuilt {out}/benchmark.md, summary.csv, pareto.png from {len(rows)} rows")
         return 0
 
@@ -323,6 +328,10 @@ def main() -> int:
         "- Speedups are ratios of totals over the prompts; fidelity numbers are means over the prompts.",
     ]
     write_outputs(out, rows, header, main_schedule)
+    if not args.quick and not args.no_fidelity:  # is the proxy evidence at all? (results/fidelity.md)
+        import fidelity
+
+        fidelity.main(["--out", str(out), "--checkpoint", str(args.checkpoint)])
     main_sampling = dataclasses.replace(base, steps=main_schedule[0], sampler=main_schedule[1])
     clips = {m.label: [store.load_video(m.label, p, main_sampling) for p in prompts] for m in shown}
     clips = {k: v for k, v in clips.items() if all(c is not None for c in v)}
