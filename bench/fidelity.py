@@ -1,6 +1,6 @@
 """Does the proxy Wan behave like the real Wan where caching looks? Measures it, against targets.
 
-On the committed proxy checkpoint, through ComfyUI's real sampler (comfy.sample), for the
+On a proxy checkpoint (default: proxy v5, `bench/proxy/v5/`, which is in training), through ComfyUI's real sampler (comfy.sample), for the
 benchmark prompts plus neutral and extra single-object ones, uncached:
 - MagCache's statistic (per step, mean over tokens of |R_t|/|R_{t-1}|, R = block-stack
   residual of one stream) at Wan's own pipeline settings (UniPC, 50 steps, shift 5, guidance 5)
@@ -12,8 +12,9 @@ benchmark prompts plus neutral and extra single-object ones, uncached:
 - the decoded clips' motion energy per class, and whether the named object's colour centroid
   moves the named way (directional prompts) or stays put (static prompts).
 
-  .venv/bin/python bench/fidelity.py                    # -> bench/results/fidelity.{md,csv,png}, fidelity_clips.png
-  .venv/bin/python bench/fidelity.py --out DIR --checkpoint PATH --prompts 4   (a quick look)
+  .venv/bin/python bench/fidelity.py                    # proxy v5 -> bench/proxy/v5/fidelity/fidelity.{md,csv,png}
+  .venv/bin/python bench/fidelity.py --out DIR --checkpoint PATH --prompts 4   (a quick look; any proxy;
+                                                        run_benchmark.py runs it on the benchmark's model)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from statistics import mean
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from harness.env import PROXY_CHECKPOINT, load_model, setup  # noqa: E402
+from harness.env import PROXY_V5_CHECKPOINT, latent_shape, load_model, setup  # noqa: E402
 from harness.metrics import motion_energy  # noqa: E402
 from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, BenchPrompt  # noqa: E402
 from proxy.world import COLORS, DIRECTIONS, Clip  # noqa: E402
@@ -64,17 +65,6 @@ WAN_PIPELINE = Settings("Wan pipeline (uni_pc, 50 steps, shift 5, cfg 5)", "uni_
 COMFY_WORKFLOW = Settings("ComfyUI workflow (uni_pc, 30 steps, shift 8, cfg 6)", "uni_pc", 30, 8.0, 6.0)
 
 
-def latent_shape(path: Path, override: str = "") -> tuple[int, int, int, int]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        text = override or (f.metadata() or {}).get("semcache.latent_shape")
-    if not text:
-        raise SystemExit(f"{path} has no 'semcache.latent_shape' metadata (not a proxy v5 checkpoint?)")
-    c, t, h, w = (int(v) for v in text.split(","))
-    return c, t, h, w
-
-
 def run_one(model, prompt: BenchPrompt, settings: Settings, shape) -> dict:
     from comfy_extras.nodes_model_advanced import ModelSamplingSD3
     from harness.runner import SamplingSetup, sample
@@ -104,16 +94,15 @@ def object_check(prompt: BenchPrompt, video) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, default=PROXY_CHECKPOINT)
-    parser.add_argument("--out", type=Path, default=BENCH / "results")
+    parser.add_argument("--checkpoint", type=Path, default=PROXY_V5_CHECKPOINT)
+    parser.add_argument("--out", type=Path, default=PROXY_V5_CHECKPOINT.parent / "fidelity")
     parser.add_argument("--prompts", type=int, default=0, help="use only the first N prompts (0 = all)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--latent-shape", default="", help='"16,F,H,W" for a checkpoint without the metadata (the old proxy)')
     args = parser.parse_args(argv)
     started = time.perf_counter()
     setup(threads=args.threads)
     model = load_model(args.checkpoint)
-    shape = latent_shape(args.checkpoint, args.latent_shape)
+    shape = (16, *latent_shape(args.checkpoint))
     prompts = PROMPTS + NEUTRAL_PROMPTS + EXTRA_PROMPTS
     if args.prompts:
         prompts = prompts[: args.prompts]

@@ -226,10 +226,6 @@ def main() -> int:
         md = out / "benchmark.md"
         header = md.read_text().split("\n## ")[0].splitlines() if md.exists() else []
         write_outputs(out, rows, header, main_schedule)
-    if not args.quick and not args.no_fidelity:  # is the proxy evidence at all? (results/fidelity.md)
-        import fidelity
-
-        fidelity.main(["--out", str(out), "--checkpoint", str(args.checkpoint)])
         print(f"[bench] rebuilt {out}/benchmark.md, summary.csv, pareto.png from {len(rows)} rows")
         return 0
 

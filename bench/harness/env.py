@@ -16,6 +16,8 @@ import torch
 BENCH = Path(__file__).resolve().parents[1]
 REPO = BENCH.parent
 PROXY_CHECKPOINT = BENCH / "proxy" / "semcache_proxy_wan.safetensors"
+# Proxy v5 in training (bench/proxy/v5/README.md): not yet the benchmark's model, see fidelity.md.
+PROXY_V5_CHECKPOINT = BENCH / "proxy" / "v5" / "semcache_proxy_wan.safetensors"
 LATENT_SHAPE_KEY = "semcache.latent_shape"  # safetensors metadata: "16,F,H,W" (channels, frames, height, width)
 DEFAULT_LATENT = (9, 8, 8)  # frames, height, width of proxies saved before the key existed
 

@@ -6,7 +6,7 @@ checkpoint samples correctly through the stock KSampler. The regression target i
 mean of noise - x0 over a small bank of clips of the same prompt (`data.posterior_velocity`),
 which has the same minimiser and much less variance at high noise.
 
-  .venv/bin/python bench/proxy/train.py                      # the committed run (writes bench/proxy/)
+  .venv/bin/python bench/proxy/train.py                      # the committed run (writes bench/proxy/v5/)
   .venv/bin/python bench/proxy/train.py --resume             # continue: from train_state.safetensors
                                                              # if present, else the committed checkpoint
   .venv/bin/python bench/proxy/train.py --device cuda --steps 20000 --batch 32 --out /tmp/proxy
@@ -135,7 +135,7 @@ def main() -> int:
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (saving everything) after this long; 0 = no limit")
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "v5")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)

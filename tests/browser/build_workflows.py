@@ -696,7 +696,7 @@ def _proxy_demo() -> W:
             color="#322",
             bgcolor="#533",
         ),
-        N(4, "EmptyHunyuanLatentVideo", (0, 500), {"width": 128, "height": 128, "length": 49, "batch_size": 1}),
+        N(4, "EmptyHunyuanLatentVideo", (0, 500), {"width": 64, "height": 64, "length": 33, "batch_size": 1}),
         semcache(5, (380, 0)),
         tmm(6, (380, 420)),
         N(
