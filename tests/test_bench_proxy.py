@@ -167,3 +167,19 @@ def test_time_embedding_stays_blind_to_fast_oscillating_timestep_features(comfy)
     half = model.freq_dim // 2
     omega = torch.pow(10000.0, -torch.arange(half, dtype=torch.float32) / half).repeat(2)
     assert float((omega * keep).max()) * 1000 <= 2 * 3.1416 * proxy_model.SMOOTH_PERIODS
+
+
+def test_proxy_v5_checkpoint_is_a_wan21_t2v_with_its_latent_shape(comfy):
+    from safetensors import safe_open
+
+    from harness.env import PROXY_V5_CHECKPOINT, latent_shape, load_model
+
+    assert PROXY_V5_CHECKPOINT.stat().st_size <= 25 * 2**20
+    assert latent_shape(PROXY_V5_CHECKPOINT) == (FRAMES, LATENT_H, LATENT_W)
+    with safe_open(str(PROXY_V5_CHECKPOINT), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    patcher = load_model(PROXY_V5_CHECKPOINT)
+    dm = patcher.get_model_object("diffusion_model")
+    assert type(patcher.model.model_config).__name__ == "WAN21_T2V" and len(dm.blocks) >= 16
+    keep = (dm.time_embedding[0].weight.abs().sum(0) > 0).float()  # trained blind to fast timestep features
+    assert 0 < int(keep.sum()) < keep.numel()
