@@ -10,7 +10,11 @@ pins, 1.32.9 for 0.3.75, and the newest one known to work), one server and one b
   and again in a screenshot of the node), E_t points and tau segments, partial-step frame labels,
   the summary line and the report; the screenshot goes to tests/_artifacts/;
 - the timeline is fed known stats (and hostile text) directly, to check the drawing and that
-  text is never parsed as HTML.
+  text is never parsed as HTML;
+- on the newest frontend, each node's help page opens in the node-docs panel (the selection
+  toolbox's Node Info button) and renders from web/docs/, in English and, with the editor's
+  locale switched to zh, in Chinese, where the node titles, widget labels and a tooltip come from
+  locales/zh/nodeDefs.json; the Compare Videos node shows its report as text.
 SEMCACHE_BROWSER_TESTS=0 skips this module; SEMCACHE_FRONTENDS=1.32.9 picks frontends.
 """
 
@@ -20,6 +24,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +34,7 @@ from pathlib import Path
 
 import pytest
 from browser.build_workflows import FILE_INPUTS, FRONTEND_ONLY, PROXY_DEMO
-from browser.driver import Browser, installed_frontends, parse_hex, pinned_frontend_version
+from browser.driver import TIMEOUT_SCALE, Browser, installed_frontends, parse_hex, pinned_frontend_version
 from server_harness import (
     PROXY_CHECKPOINT_NAME,
     ComfyServer,
@@ -44,7 +49,14 @@ ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
 # the trained proxy if present (SEMCACHE_PROXY_CHECKPOINT overrides); else a tiny random Wan runs the demo
 TRAINED_PROXY = Path(os.environ.get("SEMCACHE_PROXY_CHECKPOINT") or REPO / "bench" / "proxy" / PROXY_CHECKPOINT_NAME)
 STATS_NODE_ID = 8  # the Cache Stats node of workflows/semcache_proxy_wan_demo.json
+# The README's screenshot: taken by test_demo_run_draws_its_stats on the pinned frontend, from the
+# demo workflow at the nodes' current defaults; what it shows is recorded beside it (the .json),
+# and tests/test_workflows.py checks that record against the current defaults.
+README_SHOT = REPO / "docs" / "cache_stats_node.png"
+README_SHOT_INFO = README_SHOT.with_suffix(".json")
 MARK_KINDS = ("computed", "partial", "skipped")
+# a loaded machine (other jobs on 2 cores) can need far longer than the usual ~10-20 s start:
+START_TIMEOUT_S = 150 * TIMEOUT_SCALE  # SEMCACHE_TIMEOUT_SCALE (tests/browser/driver.py)
 
 pytestmark = pytest.mark.skipif(os.environ.get("SEMCACHE_BROWSER_TESTS") == "0", reason="SEMCACHE_BROWSER_TESTS=0")
 FRONTENDS = installed_frontends()
@@ -59,9 +71,11 @@ def test_pinned_frontend_is_installed():
     )
 
 
-def test_web_extension_stays_local_and_text_only():
+@pytest.mark.parametrize("name", ["semcache_stats.js", "semcache_compare.js"])
+def test_web_extension_stays_local_and_text_only(name):
     """No network access, no HTML parsing of text, no build step: plain ES module source."""
-    source = (REPO / "web" / "semcache_stats.js").read_text()
+    assert sorted(p.name for p in (REPO / "web").glob("*.js")) == ["semcache_compare.js", "semcache_stats.js"]
+    source = (REPO / "web" / name).read_text()
     for forbidden in (
         "fetch(",
         "XMLHttpRequest",
@@ -129,7 +143,7 @@ def servers(tmp_path_factory):
         started[frontend.version] = ComfyServer(base, front_end_root=frontend.root)
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
-            for future in [pool.submit(server.start, 150) for server in started.values()]:
+            for future in [pool.submit(server.start, START_TIMEOUT_S) for server in started.values()]:
                 future.result()
         yield started
     finally:
@@ -242,11 +256,11 @@ def test_demo_run_draws_its_stats(ui):
     before = set(ui.server.get("/history"))
     ui.browser.queue()
     ui.browser.wait_rendered(STATS_NODE_ID, timeout_s=180)
-    deadline = time.monotonic() + 30  # the history entry is written just after the node's output is sent
+    deadline = time.monotonic() + 30 * TIMEOUT_SCALE  # the history entry is written just after the node's output is sent
     while not (new := [pid for pid in ui.server.get("/history") if pid not in before]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(new) == 1, new
-    entry = ui.server.wait(new[0], timeout=30)
+    entry = ui.server.wait(new[0], timeout=30 * TIMEOUT_SCALE)
     assert entry["status"]["status_str"] == "success", entry["status"]
     output = entry["outputs"][str(STATS_NODE_ID)]
     text, stats = output["text"][0], output["semcache_stats"][0]
@@ -259,9 +273,28 @@ def test_demo_run_draws_its_stats(ui):
 
     ui.demo_output = (text, stats)
     state = _check_drawn(ui, STATS_NODE_ID, stats, text, "cache_stats_demo")
+    if ui.version == pinned_frontend_version():
+        _publish_readme_screenshot(ARTIFACTS / f"cache_stats_demo_frontend-{ui.version}.png", ui.version, text)
     assert state["size"][0] >= 500 and state["size"][1] >= 400
     js_errors = [e for e in ui.browser.page_errors if "semcache" in e.lower()]
     assert not js_errors, js_errors
+
+
+def _publish_readme_screenshot(shot: Path, frontend: str, text: str) -> None:
+    """Refresh docs/cache_stats_node.png (and its record) when what it shows changed: the settings,
+    the decisions, the ComfyUI or frontend version. Wall times alone do not rewrite it."""
+    from comfy_env import COMFY_DIR
+
+    version = re.search(r'__version__ = "([^"]+)"', (COMFY_DIR / "comfyui_version.py").read_text()).group(1)
+    lines = text.splitlines()
+    summary = re.sub(r" \(estimated.*$", "", lines[0])  # "SemCache [Wan T2V] steps 30: computed 15 (8 partial), skipped 15"
+    settings = next(line for line in lines if line.startswith("settings: "))
+    info = {"workflow": f"workflows/{PROXY_DEMO}.json", "comfyui": version, "frontend": frontend, "summary": summary,
+            "settings": settings.removeprefix("settings: ")}  # fmt: skip
+    old = json.loads(README_SHOT_INFO.read_text()) if README_SHOT_INFO.is_file() else None
+    if old != info or not README_SHOT.is_file() or os.environ.get("SEMCACHE_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, README_SHOT)
+        README_SHOT_INFO.write_text(json.dumps(info, indent=1) + "\n")
 
 
 SYNTHETIC_REPORT = (
@@ -367,3 +400,77 @@ def test_nodes_2_0_mode_draws_the_same(ui):
         _check_drawn(ui, STATS_NODE_ID, stats, text, "cache_stats_nodes2")
     finally:
         ui.browser.set_setting(ui.server.url, "Comfy.VueNodes.Enabled", False)
+
+
+NODE_IDS = ("SemCachePatchModel", "TMMFrameSelector", "SemCacheStats", "SemCacheCompare")
+DOCS = REPO / "web" / "docs"
+
+
+def _doc_title(page: Path) -> str:
+    return page.read_text(encoding="utf-8").splitlines()[0].removeprefix("# ").strip()
+
+
+def _doc_images(page: Path) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text(encoding="utf-8"))
+
+
+def _check_help(ui: UI, node_id: str, page: Path) -> dict:
+    title = _doc_title(page)
+    shown = ui.browser.open_node_help(node_id, title)
+    assert shown["h1"] == title, f"{node_id}: the docs panel does not show {page.relative_to(REPO)}: {shown}"
+    assert shown["tables"] >= 1 and len(shown["headings"]) >= 2, shown
+    images = _doc_images(page)
+    assert [Path(i["src"]).name for i in shown["images"]] == [Path(i).name for i in images], shown["images"]
+    assert all(i["width"] > 0 for i in shown["images"]), f"{node_id}: a picture did not load: {shown['images']}"
+    return shown
+
+
+def test_node_help_pages_and_chinese_translations(ui):
+    """The node-docs panel renders every node's page in English, then in Chinese with the locale
+    switched; in Chinese the node titles, widget labels and a hovered tooltip are the zh locale's."""
+    if ui.version != FRONTENDS[-1].version:
+        pytest.skip("checked on the newest frontend")
+    zh = json.loads((REPO / "locales" / "zh" / "nodeDefs.json").read_text(encoding="utf-8"))
+    try:
+        for node_id in NODE_IDS:
+            shown = _check_help(ui, node_id, DOCS / f"{node_id}.md")
+            assert shown["nodeTitle"] == _doc_title(DOCS / f"{node_id}.md")
+        ui.browser.set_setting(ui.server.url, "Comfy.Locale", "zh")
+        ui.browser.reload_app()
+        for node_id in NODE_IDS:
+            shown = _check_help(ui, node_id, DOCS / node_id / "zh.md")
+            assert shown["nodeTitle"] == zh[node_id]["display_name"], shown["nodeTitle"]
+        ui.browser.open_node_help("SemCachePatchModel", _doc_title(DOCS / "SemCachePatchModel" / "zh.md"))
+        ui.browser.page.keyboard.press("Escape")
+        expected = zh["SemCachePatchModel"]["inputs"]["threshold_scale"]["tooltip"]
+        point, tooltip = ui.browser.widget_tooltip("SemCachePatchModel", "threshold_scale", expected)
+        assert tooltip == expected, f"hovering threshold_scale showed {tooltip!r}"
+        labels = dict(point["labels"])
+        wanted = {k: v["name"] for k, v in zh["SemCachePatchModel"]["inputs"].items() if k in labels}
+        assert {k: labels[k] for k in wanted} == wanted, labels
+    finally:
+        ui.browser.set_setting(ui.server.url, "Comfy.Locale", "en")
+        ui.browser.reload_app()
+
+
+def test_compare_node_shows_its_report_as_text(ui):
+    """Compare Videos' web extension: the report (hostile text included) is shown as text."""
+    report = "Compare Videos: candidate vs reference, 3 frame(s) of 8x8\nPSNR 31.20 dB <b>x</b><img src=x>"
+    state = ui.page.evaluate(
+        """([text]) => {
+          const app = window.comfyAPI?.app?.app ?? window.app;
+          const node = window.LiteGraph.createNode("SemCacheCompare");
+          node.pos = [200, 200];
+          app.graph.add(node);
+          node.onExecuted({text: [text], semcache_compare: [{psnr: 31.2, ssim: 0.9, frames: 3, identical: false}]});
+          const root = node.semcacheCompareParts?.root;
+          const out = {text: root?.querySelector(".semcache-compare-report")?.textContent ?? null,
+                       elements: root ? [...root.querySelectorAll("*")].map((e) => e.tagName.toLowerCase()) : [],
+                       psnr: root?.dataset.psnr ?? null};
+          app.graph.remove(node);
+          return out;
+        }""",
+        [report],
+    )
+    assert state["text"] == report and state["psnr"] == "31.2"
+    assert {"b", "img"}.isdisjoint(state["elements"]), state["elements"]

@@ -181,3 +181,23 @@ def test_readme_screenshot_exists():
     section = _readme_section("Screenshot")
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", section)
     assert images and all((REPO / image).is_file() for image in images), images
+
+
+def test_readme_screenshot_shows_the_current_defaults(pack):
+    """docs/cache_stats_node.png is rewritten by the browser test whenever what it shows changes;
+    its record (docs/cache_stats_node.json) must match today's node defaults and the README caption."""
+    from semcache_pack.nodes import SemCachePatchModel, TMMFrameSelector
+
+    info = json.loads((REPO / "docs" / "cache_stats_node.json").read_text())
+    shown = dict(item.split("=", 1) for item in info["settings"].split(", "))
+    for node in (SemCachePatchModel, TMMFrameSelector):
+        for item in node.define_schema().inputs:
+            if item.id in ("model", "alpha", "beta", "probe_layers") or item.id not in shown:
+                continue  # alpha/beta/probe_layers are shown resolved for the model
+            default = item.default
+            value = type(default)(shown[item.id]) if not isinstance(default, str) else shown[item.id]
+            assert value == default, f"the screenshot shows {item.id}={shown[item.id]}, the default is {default}"
+    assert {"threshold_scale", "reuse_ratio"} <= set(shown)
+    section = _readme_section("Screenshot")
+    assert info["workflow"].split("/")[-1] in section
+    assert f"ComfyUI {info['comfyui']}, frontend {info['frontend']}" in section

@@ -32,6 +32,8 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
 )
 FRONTENDS_DIR = REPO / ".cache" / "frontends"
+# SEMCACHE_TIMEOUT_SCALE=4 multiplies every wait (a loaded shared machine can be many times slower)
+TIMEOUT_SCALE = max(1.0, float(os.environ.get("SEMCACHE_TIMEOUT_SCALE") or 1))
 VIEWPORT = {"width": 1600, "height": 1000}
 NODE_CLASS = "SemCacheStats"
 
@@ -188,6 +190,64 @@ JS_LANE_ON_PAGE = """(id) => {
           visible: r.width > 0 && r.height > 0};
 }"""
 
+# The node-docs panel as a user opens it on the newest frontends: a fresh node of `type`, selected;
+# the selection toolbox's "Node Info" button opens the side panel that renders the node's help page
+# (web/docs/<NodeId>.md, or web/docs/<NodeId>/<locale>.md). Returns what the panel shows once its
+# first heading is `title` (null if it never is: the frontend falls back to the node's description
+# when it finds no page).
+JS_OPEN_NODE_HELP = """async ([type, title, ms]) => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const sleep = (t) => new Promise((r) => setTimeout(r, t));
+  app.graph.clear();
+  const node = window.LiteGraph.createNode(type);
+  node.pos = [300, 300];
+  app.graph.add(node);
+  app.canvas.deselectAll?.();
+  app.canvas.selectNode(node);
+  app.canvas.setDirty(true, true);
+  const visible = (e) => !!e && e.offsetParent !== null;
+  const panel = () => [...document.querySelectorAll(".node-help-content")].find(visible);
+  const deadline = Date.now() + ms;
+  let clicked = 0;
+  while (Date.now() < deadline) {
+    const content = panel();
+    const h1 = content?.querySelector("h1");
+    if (h1 && h1.textContent.trim() === title) {
+      await sleep(300);  // images load after the text
+      const imgs = [...content.querySelectorAll("img")];
+      for (let i = 0; i < 20 && imgs.some((img) => !img.complete); i++) await sleep(250);
+      return {
+        nodeTitle: node.title, h1: h1.textContent.trim(), clicked,
+        headings: [...content.querySelectorAll("h2")].map((h) => h.textContent.trim()),
+        tables: content.querySelectorAll("table").length,
+        codes: [...content.querySelectorAll("code")].map((c) => c.textContent),
+        images: imgs.map((img) => ({src: img.getAttribute("src"), width: img.naturalWidth})),
+      };
+    }
+    if (!content && clicked < 3) {
+      const button = document.querySelector('.selection-toolbox [data-testid="info-button"]');
+      if (button) { button.click(); clicked += 1; await sleep(1500); continue; }
+    }
+    await sleep(250);
+  }
+  const content = panel();
+  return {nodeTitle: node.title, h1: null, clicked, text: content ? content.textContent.slice(0, 300) : null};
+}"""
+
+# Page coordinates of a widget of the first node of `type` (to hover it, as a user would for its tooltip).
+JS_WIDGET_POINT = """([type, name]) => {
+  const app = window.comfyAPI?.app?.app ?? window.app;
+  const node = app.graph.nodes.find((n) => n.type === type);
+  const widget = node?.widgets?.find((w) => w.name === name);
+  if (!widget) return null;
+  const ds = app.canvas.ds;
+  const rect = app.canvas.canvas.getBoundingClientRect();
+  const y = node.pos[1] + (widget.last_y ?? widget.y ?? 0) + 10;
+  const x = node.pos[0] + node.size[0] / 2;
+  return {x: rect.left + (x + ds.offset[0]) * ds.scale, y: rect.top + (y + ds.offset[1]) * ds.scale,
+          label: widget.label ?? null, labels: node.widgets.map((w) => [w.name, w.label ?? null])};
+}"""
+
 
 @dataclass
 class Browser:
@@ -214,7 +274,7 @@ class Browser:
             self._pw.stop()
             shutil.rmtree(self._profile, ignore_errors=True)
             raise
-        self.context.set_default_timeout(30_000)
+        self.context.set_default_timeout(30_000 * TIMEOUT_SCALE)
         self.context.route("**/*", self._route)
         self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text[:500]))
@@ -239,6 +299,7 @@ class Browser:
     # -- the app --------------------------------------------------------------------------------
     def open_app(self, url: str, timeout_s: float = 90.0) -> float:
         started = time.monotonic()
+        timeout_s *= TIMEOUT_SCALE
         self.page.goto(url, timeout=timeout_s * 1000, wait_until="domcontentloaded")
         self.page.wait_for_function(JS_READY, timeout=timeout_s * 1000, polling=250)
         return time.monotonic() - started
@@ -257,6 +318,7 @@ class Browser:
 
     def reload_app(self, timeout_s: float = 90.0) -> float:
         started = time.monotonic()
+        timeout_s *= TIMEOUT_SCALE
         self.page.reload(timeout=timeout_s * 1000, wait_until="domcontentloaded")
         self.page.wait_for_function(JS_READY, timeout=timeout_s * 1000, polling=250)
         return time.monotonic() - started
@@ -274,7 +336,7 @@ class Browser:
           });
           try { return await Promise.race([fn(arg), limit]); } finally { clearTimeout(timer); }
         }"""
-        return self.page.evaluate(bounded, [script, arg, int(timeout_s * 1000)])
+        return self.page.evaluate(bounded, [script, arg, int(timeout_s * TIMEOUT_SCALE * 1000)])
 
     def load_workflow(self, workflow: dict, name: str) -> dict:
         return self.evaluate_bounded(JS_LOAD_WORKFLOW, [workflow, name])
@@ -295,7 +357,7 @@ class Browser:
               const root = app.graph.getNodeById(id)?.semcacheParts?.root;
               return Number(root?.dataset.rendered || 0) >= n;
             }""",
-            arg=[node_id, at_least], timeout=timeout_s * 1000, polling=250,
+            arg=[node_id, at_least], timeout=timeout_s * TIMEOUT_SCALE * 1000, polling=250,
         )  # fmt: skip
 
     def extension_colors(self) -> dict[str, str]:
@@ -303,6 +365,30 @@ class Browser:
 
     def count_bars(self, node_id: int, colors: dict[str, tuple[int, int, int]]) -> dict[str, int] | None:
         return self.page.evaluate(JS_COUNT_BARS, [node_id, {k: list(v) for k, v in colors.items()}])
+
+    def open_node_help(self, node_type: str, title: str, timeout_s: float = 90.0) -> dict:
+        """Open the node-docs panel for a fresh `node_type` node; see JS_OPEN_NODE_HELP."""
+        ms = int(timeout_s * TIMEOUT_SCALE * 1000)
+        return self.evaluate_bounded(JS_OPEN_NODE_HELP, [node_type, title, ms], timeout_s + 30)
+
+    def widget_tooltip(self, node_type: str, widget: str, expected: str, timeout_s: float = 20.0) -> tuple[dict, str]:
+        """Hover a widget of the first `node_type` node; returns (its labels, the tooltip text shown)."""
+        point = self.page.evaluate(JS_WIDGET_POINT, [node_type, widget])
+        assert point, f"no widget {widget} on a {node_type} node"
+        self.page.mouse.move(point["x"], point["y"])
+        self.page.wait_for_timeout(200)
+        self.page.mouse.move(point["x"] + 3, point["y"])
+        shown = ""
+        deadline = time.monotonic() + timeout_s * TIMEOUT_SCALE
+        while time.monotonic() < deadline:
+            shown = self.page.evaluate(
+                "() => [...document.querySelectorAll('.node-tooltip')].filter((e) => e.offsetParent !== null)"
+                ".map((e) => e.textContent.trim()).join('\\n')"
+            )
+            if shown == expected:
+                break
+            self.page.wait_for_timeout(250)
+        return point, shown
 
     def frame_node(self, node_id: int) -> None:
         """Bring the node on screen at zoom 1 (DOM widgets of nodes off screen are hidden)."""
