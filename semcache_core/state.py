@@ -77,6 +77,7 @@ class RunState:
         self.board = DecisionBoard()
         self.leader_wait = sync.LEADER_WAIT_SECONDS
         self._adapters: dict[int, ModelAdapter] = {id(adapter.model): adapter}
+        self._evaluations_at: dict[tuple, int] = {}  # (streams, window, sigma) -> evaluations so far
         self.windows: dict[Hashable, WindowController] = {}
         self.residuals: dict[tuple[Hashable, Hashable], torch.Tensor] = {}
         self.score: SemanticScore | None = None
@@ -153,6 +154,18 @@ class RunState:
                 self.leader = stream
             return self.leader
 
+    def choice_key(self, streams: tuple, window: Hashable, sigma: float) -> tuple:
+        """Where a leader choice is posted: window, sigma and which evaluation at that sigma it is.
+
+        Second-order samplers evaluate some sigmas twice; the n-th follower evaluation at a sigma
+        follows the leader's n-th, not whichever the leader happened to post last.
+        """
+        at = (window, f"{sigma:.7g}")
+        with self.lock:
+            n = self._evaluations_at.get((streams, *at), 0)
+            self._evaluations_at[(streams, *at)] = n + 1
+        return (*at, n)
+
     def warn(self, message: str) -> None:
         with self.lock:
             self.stats.warn(message)
@@ -194,6 +207,7 @@ class RunState:
             self.residuals.clear()
             self.windows.clear()
             self._adapters.clear()
+            self._evaluations_at.clear()
             self.board.clear()
             self.score = None
 
@@ -222,7 +236,7 @@ class Evaluation:
         self.window = window
         leader = run.claim_leader(self.streams[0])
         self.leader_index = self.streams.index(leader) if leader in self.streams else None
-        self.choice_key = (window, f"{sigma:.7g}")
+        self.choice_key = run.choice_key(tuple(self.streams), window, sigma)
         self.leader_choice: LeaderChoice | None = None
         self.cond_chunks = [j for j, c in enumerate(cond_or_uncond or []) if c == 0]
         self.probe = ProbeAccumulator(run.config.norm_stride)

@@ -161,9 +161,9 @@ def test_follower_computes_when_the_leader_is_stalled(pack, wan_models, clone, m
         return leader_late(step, i) * 6  # 0.3 s: far beyond the follower's bounded wait
 
     model, _ = split(patched(pack, base, threshold_scale=1.0, min_steps=4), clone, delay=stalled)
-    out, cond_blocks, uncond_blocks = run(model, clone, steps=8)
+    out, cond_blocks, uncond_blocks = run(model, clone, steps=10)
     n = len(base.get_model_object("diffusion_model").blocks)
     assert torch.isfinite(out).all()
     assert stats(model).skipped > 0 and cond_blocks.count(0) == stats(model).skipped
-    assert uncond_blocks == [n] * 8  # never waited for longer than allowed: it computed every step
+    assert uncond_blocks == [n] * 10  # never waited for longer than allowed: it computed every step
     assert stats(model).leader_wait_timeouts > 0
