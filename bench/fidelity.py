@@ -33,6 +33,7 @@ sys.path.insert(0, str(BENCH))
 
 from harness.env import PROXY_V5_CHECKPOINT, latent_shape, load_model, setup  # noqa: E402
 from harness.metrics import motion_energy  # noqa: E402
+from harness.progress import progress  # noqa: E402
 from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, BenchPrompt  # noqa: E402
 from proxy.world import COLORS, DIRECTIONS, Clip  # noqa: E402
 from proxy_fidelity import objects, trajectory  # noqa: E402
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     per_prompt, rows = [], []
-    for i, prompt in enumerate(prompts):
+    for i, prompt in enumerate(progress(prompts, desc="fidelity", unit="prompt")):
         runs = {s.name: run_one(model, prompt, s, shape) for s in (WAN_PIPELINE, COMFY_WORKFLOW)}
         wan, comfy_run = runs[WAN_PIPELINE.name], runs[COMFY_WORKFLOW.name]
         entry = {

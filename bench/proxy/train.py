@@ -38,6 +38,7 @@ from comfy_env import bootstrap  # noqa: E402
 
 bootstrap()
 
+from harness.progress import progress  # noqa: E402
 from proxy import model as proxy_model  # noqa: E402
 from proxy.data import FRAMES, LATENT_H, LATENT_W, make_batch, posterior_velocity  # noqa: E402
 from proxy.plots import loss_curve  # noqa: E402
@@ -191,6 +192,7 @@ def main() -> int:
 
     started = time.perf_counter()
     step = start_step
+    bar = progress(total=args.steps, desc="train", unit="step", initial=start_step)
     for step in range(start_step, args.steps):
         lr = lr_at(step, args.steps, args.lr, args.warmup)
         for group in opt.param_groups:
@@ -213,6 +215,8 @@ def main() -> int:
             for e, p in zip(ema.parameters(), model.parameters()):
                 e.lerp_(p, 1 - decay)
         losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
         elapsed = seconds_before + time.perf_counter() - started
         if step % 10 == 9 or step == args.steps - 1:
             recent = losses[-50:]
@@ -223,6 +227,7 @@ def main() -> int:
         if over_time:
             log(f"# stopped after {elapsed / 60:.1f} min (--max-minutes) at step {step + 1}; --resume continues")
             break
+    bar.close()
     elapsed = seconds_before + time.perf_counter() - started
     if step + 1 >= args.steps:
         save(args.steps, elapsed)
