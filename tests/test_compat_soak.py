@@ -1,0 +1,149 @@
+"""A long-running server: 20 queued runs in a row, one interrupted through /interrupt (issue 14, P8).
+
+Prompts, latent sizes and step counts change from run to run (four configurations, in a cycle).
+After every cycle a test-only node in the same server process measures live tensor bytes (every
+tensor storage reachable by the garbage collector, counted once), the process RSS and whatever
+SemCache could have left behind (run or evaluation objects alive, hooks or run state on the
+loaded model). Nothing may grow after the first cycle, the interrupted run leaves nothing
+behind, and a configuration gives the same latent before and after the interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from server_harness import ComfyServer, output_files, prepare_base_dir, wan_t2v_graph
+
+# (seed, steps, width, height, pixel frames): a new prompt, size and step count every run
+CONFIGS = [(11, 12, 64, 64, 9), (12, 16, 96, 64, 9), (13, 10, 64, 64, 13), (14, 14, 64, 96, 5)]
+CYCLES = 5
+INTERRUPT_AFTER_CYCLE = 2  # run 11 of 20 is the interrupted one (it replaces the cycle's last run)
+PROBE_NODE = '''"""Test-only node (tests/test_compat_soak.py): memory and SemCache leftovers of this process."""
+
+import gc
+import json
+import os
+
+
+class SemCacheTestMemory:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "tag": ("INT", {"default": 0, "min": 0, "max": 10**6})}}
+
+    RETURN_TYPES = ()
+    OUTPUT_NODE = True
+    FUNCTION = "measure"
+    CATEGORY = "_for_testing"
+
+    @classmethod
+    def IS_CHANGED(cls, **kwargs):
+        return float("nan")
+
+    def measure(self, model, tag):
+        import torch
+
+        gc.collect()
+        storages = {}
+        leftovers = []
+        for obj in gc.get_objects():
+            try:
+                if isinstance(obj, torch.Tensor) and obj.device.type != "meta":
+                    storage = obj.untyped_storage()
+                    storages[storage.data_ptr()] = storage.nbytes()
+                elif type(obj).__name__ in ("RunState", "Evaluation") and "semcache" in type(obj).__module__:
+                    leftovers.append(type(obj).__name__)
+            except Exception:
+                pass
+        diffusion_model = model.get_model_object("diffusion_model")
+        for name, module in diffusion_model.named_modules():
+            if module._forward_hooks or module._forward_pre_hooks:
+                leftovers.append("hook on " + name)
+        if "semcache_run" in model.model_options.get("transformer_options", {}):
+            leftovers.append("run state on the model")
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        report = {"tensor_bytes": sum(storages.values()), "rss": rss, "leftovers": leftovers}
+        return {"ui": {"text": [json.dumps(report)]}}
+
+
+NODE_CLASS_MAPPINGS = {"SemCacheTestMemory": SemCacheTestMemory}
+'''
+
+
+def run_graph(config: tuple, tag: str) -> dict:
+    seed, steps, width, height, length = config
+    return wan_t2v_graph(seed=seed, steps=steps, width=width, height=height, length=length, prefix=f"soak/{tag}")
+
+
+def measure(server: ComfyServer, tag: int) -> dict:
+    graph = {
+        "1": {
+            "class_type": "UNETLoader",
+            "inputs": {"unet_name": "tiny_wan_t2v.safetensors", "weight_dtype": "default"},
+        },
+        "90": {"class_type": "SemCacheTestMemory", "inputs": {"model": ["1", 0], "tag": tag}},
+    }
+    entry, _ = server.run(graph)
+    return json.loads(entry["outputs"]["90"]["text"][0])
+
+
+def latent_of(server: ComfyServer, entry: dict) -> torch.Tensor:
+    from safetensors.torch import load_file
+
+    (path,) = output_files(server, entry, "7", "latents")
+    return load_file(str(path))["latent_tensor"]
+
+
+@pytest.fixture(scope="module")
+def soak_server(tmp_path_factory):
+    base = prepare_base_dir(tmp_path_factory.mktemp("soak_base"))
+    (base / "custom_nodes" / "semcache_soak_probe.py").write_text(PROBE_NODE)
+    server = ComfyServer(base)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def interrupt_mid_sampling(server: ComfyServer) -> dict:
+    """Queue a long run, POST /interrupt once it has been running a moment; its history entry."""
+    prompt_id = server.queue(run_graph((99, 400, 64, 64, 9), "interrupted"))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        running = server.get("/queue").get("queue_running", [])
+        if any(item[1] == prompt_id for item in running):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the sampler (the model is loaded already), far from its 400th step
+    server.post("/interrupt", {})
+    return server.wait(prompt_id)
+
+
+def test_twenty_runs_with_an_interrupt_leave_nothing_and_do_not_grow(soak_server):
+    server = soak_server
+    memory, latents, interrupted = [], {}, None
+    for cycle in range(CYCLES):
+        for k, config in enumerate(CONFIGS):
+            if cycle == INTERRUPT_AFTER_CYCLE and k == len(CONFIGS) - 1:
+                interrupted = interrupt_mid_sampling(server)
+                continue
+            entry, _ = server.run(run_graph(config, f"c{cycle}k{k}"))
+            if k == 0:
+                latents[cycle] = latent_of(server, entry)
+        memory.append(measure(server, cycle))
+    print("soak memory per cycle:", [(m["tensor_bytes"], m["rss"]) for m in memory])
+
+    status = interrupted["status"]
+    assert status["status_str"] == "error"
+    assert any(m[0] == "execution_interrupted" for m in status["messages"]), status
+    assert all(m["leftovers"] == [] for m in memory), memory
+    # the same inputs give the same output before and after the interrupt
+    assert torch.equal(latents[0], latents[CYCLES - 1]) and torch.equal(latents[1], latents[CYCLES - 1])
+    # no growth after the first cycle: tensor bytes exactly, RSS within allocator noise
+    assert all(m["tensor_bytes"] == memory[1]["tensor_bytes"] for m in memory[1:]), memory
+    assert memory[-1]["rss"] - memory[1]["rss"] < 32 * 2**20, memory
