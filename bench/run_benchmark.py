@@ -45,6 +45,7 @@ from harness.env import PROXY_CHECKPOINT, latent_shape, load_model, setup  # noq
 from harness.methods import UNCACHED, Method  # noqa: E402
 from harness.peers import calibration  # noqa: E402
 from harness.plots import contact_sheet, frames_grid, pareto  # noqa: E402
+from harness.progress import progress  # noqa: E402
 from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS, BenchPrompt  # noqa: E402
 from harness.provenance import engine_version  # noqa: E402
 from harness.readme import update_readme  # noqa: E402
@@ -276,15 +277,19 @@ def main() -> int:
           f"{len(methods_of(main_schedule))} configurations on the main one; {repeats} timing repeats", flush=True)
     store = Store(out)
     shown = [m for m in methods_of(main_schedule) if m is UNCACHED or m.tag == "default"]
+    bar = progress(total=len(schedules) * len(prompts), desc="benchmark", unit="prompt x schedule")
     for steps, sampler in schedules:
         sampling = dataclasses.replace(base, steps=steps, sampler=sampler)
         is_main = (steps, sampler) == main_schedule
         for prompt in prompts:  # prompts outer, methods inner: slow drifts of machine load hit all methods alike
+            bar.set_postfix_str(f"{steps} {sampler}", refresh=False)
             rows += run_prompt(model, pack, prompt, methods_of((steps, sampler)), sampling,
                                repeats if is_main else 1, timed if is_main else set(), done, store,
                                {m.label for m in shown} if is_main else set())
             done = {row_key(r) for r in rows}
             write_csv(out / "samples.csv", rows)  # finished rows survive an interruption
+            bar.update(1)
+    bar.close()
 
     minutes = (time.monotonic() - started) / 60
     families = sorted({r["family"] for r in rows} - {"uncached"})
