@@ -84,3 +84,29 @@ class BlockCounter:
     def __exit__(self, *exc) -> None:
         for h in self._handles:
             h.remove()
+
+
+@dataclass
+class EvaluationCounter:
+    """Real block executions per model evaluation (a pre-hook on the diffusion model opens one),
+    for samplers that evaluate the model more than once per step."""
+
+    model: object
+    per_evaluation: list[int] = field(default_factory=list)
+    _handles: list = field(default_factory=list)
+
+    def __enter__(self) -> "EvaluationCounter":
+        dm = self.model.get_model_object("diffusion_model")
+        blocks = list(dm.blocks) if hasattr(dm, "blocks") else [*dm.double_blocks, *dm.single_blocks]
+        self.n_blocks = len(blocks)
+        self._handles.append(dm.register_forward_pre_hook(lambda m, a: self.per_evaluation.append(0)))
+        for block in blocks:
+            self._handles.append(block.register_forward_hook(self._count))
+        return self
+
+    def _count(self, module, args, output) -> None:
+        self.per_evaluation[-1] += 1
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()

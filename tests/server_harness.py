@@ -84,7 +84,78 @@ class SemCacheTestConditioning:
         return ([[torch.randn(1, tokens, dim, generator=generator), {}]],)
 
 
-NODE_CLASS_MAPPINGS = {"SemCacheTestConditioning": SemCacheTestConditioning}
+_BLOCK_COUNTS = []  # real block executions per model evaluation, since the last SemCacheTestBlockCounter
+_BLOCK_HOOKS = []
+
+
+class SemCacheTestBlockCounter:
+    """Puts forward hooks on the model's own blocks (not SemCache's): counts real block executions
+    per evaluation until SemCacheTestBlockReport reads and removes them. Passes the model through."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",)}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "install"
+    CATEGORY = "_for_testing"
+
+    @classmethod
+    def IS_CHANGED(cls, **kwargs):
+        return float("nan")
+
+    def install(self, model):
+        for handle in _BLOCK_HOOKS:
+            handle.remove()
+        _BLOCK_HOOKS.clear()
+        _BLOCK_COUNTS.clear()
+        dm = model.get_model_object("diffusion_model")
+        blocks = list(dm.blocks) if hasattr(dm, "blocks") else [*dm.double_blocks, *dm.single_blocks]
+
+        def opened(module, args):
+            _BLOCK_COUNTS.append(0)
+
+        def ran(module, args, output):
+            _BLOCK_COUNTS[-1] += 1
+
+        _BLOCK_HOOKS.append(dm.register_forward_pre_hook(opened))
+        _BLOCK_HOOKS.extend(block.register_forward_hook(ran) for block in blocks)
+        return (model,)
+
+
+class SemCacheTestBlockReport:
+    """Reports the counts (JSON: blocks, per_evaluation) once the sampler's LATENT exists; removes the hooks."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"latent": ("LATENT",), "model": ("MODEL",)}}
+
+    RETURN_TYPES = ()
+    OUTPUT_NODE = True
+    FUNCTION = "report"
+    CATEGORY = "_for_testing"
+
+    @classmethod
+    def IS_CHANGED(cls, **kwargs):
+        return float("nan")
+
+    def report(self, latent, model):
+        import json
+
+        dm = model.get_model_object("diffusion_model")
+        blocks = len(dm.blocks) if hasattr(dm, "blocks") else len(dm.double_blocks) + len(dm.single_blocks)
+        for handle in _BLOCK_HOOKS:
+            handle.remove()
+        _BLOCK_HOOKS.clear()
+        counts = list(_BLOCK_COUNTS)
+        return {"ui": {"text": [json.dumps({"blocks": blocks, "per_evaluation": counts})]}}
+
+
+NODE_CLASS_MAPPINGS = {
+    "SemCacheTestConditioning": SemCacheTestConditioning,
+    "SemCacheTestBlockCounter": SemCacheTestBlockCounter,
+    "SemCacheTestBlockReport": SemCacheTestBlockReport,
+}
 NODE_DISPLAY_NAME_MAPPINGS = {"SemCacheTestConditioning": "SemCache Test Conditioning"}
 '''
 

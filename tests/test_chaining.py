@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampling import BlockCounter, latent, sample
+from sampling import BlockCounter, EvaluationCounter, latent, sample
 from test_exactness import patched, stats
 
 LAT = (1, 16, 3, 8, 8)
@@ -75,5 +75,12 @@ def test_other_samplers(pack, wan_models, sampler):
     assert torch.equal(sample(patched(pack, wan_models["t2v"], threshold_scale=0.0), latent(LAT), steps=12,
                               sampler=sampler), base)
     model = patched(pack, wan_models["t2v"], threshold_scale=5.0)
-    out = sample(model, latent(LAT), steps=12, sampler=sampler)
-    assert torch.isfinite(out).all() and stats(model).skipped > 0
+    with EvaluationCounter(model) as counter:
+        out = sample(model, latent(LAT), steps=12, sampler=sampler)
+    assert torch.isfinite(out).all()
+    blocks = counter.per_evaluation
+    assert len(blocks) == len(stats(model).records) >= 12  # heun: two evaluations per step
+    # every evaluation runs all blocks or none, and the skipped ones ran none, counted on the blocks
+    assert all(n in (0, counter.n_blocks) for n in blocks), blocks
+    assert 0 < blocks.count(0) == stats(model).skipped < len(blocks)
+    assert [n == 0 for n in blocks] == [r.decision == "skipped" for r in stats(model).records]

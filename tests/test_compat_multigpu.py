@@ -122,20 +122,80 @@ def test_threshold_zero_concurrent_streams_are_bit_identical(pack, wan_models, c
     assert sum(r.p_s is not None for r in run_stats.records) > 0  # probes saw the cond stream's model
 
 
-def leader_late(step: int, i: int) -> float:
-    """Step 0: the cond stream (index 0) arrives first and leads. Later: it arrives last."""
-    if step == 0:
-        return 0.0 if i == 0 else 0.05
-    return 0.05 if i == 0 else 0.0
+class Timeline:
+    """Who reached which point of which step, in order, from hooks on each model's own modules:
+    "embed" (patch embedding: the evaluation has begun, past the point where it claims the lead)
+    and "head" (the block stack is done: computed, or skipped by decision). Threads can wait for an
+    event, so the tests order the streams by events instead of by sleeps."""
+
+    COND, UNCOND = 0, 1
+
+    def __init__(self, harness: CFGSplit, cond_model, uncond_model):
+        self.harness = harness
+        self.events: list[tuple[int, int, str]] = []
+        self.changed = threading.Condition()
+        self.handles = []
+        for stream, patcher in ((self.COND, cond_model), (self.UNCOND, uncond_model)):
+            dm = patcher.get_model_object("diffusion_model")
+            self.handles.append(dm.patch_embedding.register_forward_hook(self._note(stream, "embed")))
+            self.handles.append(dm.head.register_forward_pre_hook(self._note(stream, "head")))
+
+    def _note(self, stream: int, kind: str):
+        def hook(*args):
+            with self.changed:
+                self.events.append((self.harness.step, stream, kind))
+                self.changed.notify_all()
+
+        return hook
+
+    def wait_for(self, step: int, stream: int, kind: str, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: (step, stream, kind) in self.events, timeout=timeout)
+
+    def index(self, step: int, stream: int, kind: str) -> int:
+        return self.events.index((step, stream, kind))
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def cond_leads_then_arrives_last(timeline_box: list, follower_done_wait: float):
+    """Step 0: the uncond thread starts only once the cond evaluation has begun, so cond leads the
+    run. Later steps: the cond (leader) thread starts only after the uncond (follower) evaluation
+    has begun, and then waits up to `follower_done_wait` s more for the follower to finish: a
+    follower that does not wait for the leader's decision finishes in that time."""
+
+    def gate(step: int, i: int) -> float:
+        timeline: Timeline = timeline_box[0]
+        if step == 0 and i == Timeline.UNCOND:
+            assert timeline.wait_for(0, Timeline.COND, "embed", 60)
+        elif step > 0 and i == Timeline.COND:
+            assert timeline.wait_for(step, Timeline.UNCOND, "embed", 60)
+            timeline.wait_for(step, Timeline.UNCOND, "head", follower_done_wait)
+        return 0.0
+
+    return gate
 
 
 def test_follower_waits_for_the_leaders_decision_at_each_sigma(pack, wan_models, clone, patient):
     base = wan_models["t2v"]
     settings = dict(threshold_scale=1.0, min_steps=4)
-    model, _ = split(patched(pack, base, **settings), clone, delay=leader_late)
-    out, cond_blocks, uncond_blocks = run(model, clone)
+    box: list = []
+    model, harness = split(patched(pack, base, **settings), clone, delay=cond_leads_then_arrives_last(box, 0.3))
+    box.append(timeline := Timeline(harness, clone, model))
+    try:
+        out, cond_blocks, uncond_blocks = run(model, clone)
+    finally:
+        timeline.close()
     run_stats = stats(model)
     assert run_stats.skipped > 0, cond_blocks
+    # who led: the cond stream began first at step 0; at every later step the follower (uncond) began
+    # first, yet finished only after the leader had begun: it waited for the leader's decision
+    assert timeline.index(0, Timeline.COND, "embed") < timeline.index(0, Timeline.UNCOND, "embed")
+    for step in range(1, STEPS):
+        assert timeline.index(step, Timeline.UNCOND, "embed") < timeline.index(step, Timeline.COND, "embed")
+        assert timeline.index(step, Timeline.COND, "embed") < timeline.index(step, Timeline.UNCOND, "head"), step
     # the same decision on both streams at every sigma, verified by real block executions
     assert cond_blocks == uncond_blocks
     assert cond_blocks.count(0) == run_stats.skipped
@@ -152,18 +212,24 @@ def test_follower_waits_for_the_leaders_decision_at_each_sigma(pack, wan_models,
 
 
 def test_follower_computes_when_the_leader_is_stalled(pack, wan_models, clone, monkeypatch):
+    """The leader of every later step starts only once the follower has finished that step (60 s
+    at most), so the follower's bounded wait (0.02 s) must run out: it computes, never hangs."""
     from semcache_pack.semcache_core import sync
 
     monkeypatch.setattr(sync, "LEADER_WAIT_SECONDS", 0.02)
     base = wan_models["t2v"]
-
-    def stalled(step: int, i: int) -> float:
-        return leader_late(step, i) * 6  # 0.3 s: far beyond the follower's bounded wait
-
-    model, _ = split(patched(pack, base, threshold_scale=1.0, min_steps=4), clone, delay=stalled)
-    out, cond_blocks, uncond_blocks = run(model, clone, steps=10)
+    box: list = []
+    model, harness = split(patched(pack, base, threshold_scale=1.0, min_steps=4), clone,
+                           delay=cond_leads_then_arrives_last(box, 60))
+    box.append(timeline := Timeline(harness, clone, model))
+    try:
+        out, cond_blocks, uncond_blocks = run(model, clone, steps=10)
+    finally:
+        timeline.close()
     n = len(base.get_model_object("diffusion_model").blocks)
     assert torch.isfinite(out).all()
+    for step in range(1, 10):  # the follower finished before its leader began
+        assert timeline.index(step, Timeline.UNCOND, "head") < timeline.index(step, Timeline.COND, "embed")
     assert stats(model).skipped > 0 and cond_blocks.count(0) == stats(model).skipped
     assert uncond_blocks == [n] * 10  # never waited for longer than allowed: it computed every step
     assert stats(model).leader_wait_timeouts > 0

@@ -11,6 +11,7 @@ behind, and a configuration gives the same latent before and after the interrupt
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -27,6 +28,8 @@ PROBE_NODE = '''"""Test-only node (tests/test_compat_soak.py): memory and SemCac
 import gc
 import json
 import os
+
+RUN_STATE_TYPES = {"RunState", "Evaluation", "WindowController", "ErrorAccumulator", "DecisionBoard", "_Begun"}
 
 
 class SemCacheTestMemory:
@@ -54,16 +57,25 @@ class SemCacheTestMemory:
                 if isinstance(obj, torch.Tensor) and obj.device.type != "meta":
                     storage = obj.untyped_storage()
                     storages[storage.data_ptr()] = storage.nbytes()
-                elif type(obj).__name__ in ("RunState", "Evaluation") and "semcache" in type(obj).__module__:
+                elif type(obj).__name__ in RUN_STATE_TYPES and "semcache_core" in type(obj).__module__:
                     leftovers.append(type(obj).__name__)
             except Exception:
                 pass
+        # `model` is the loaded model the SemCache node took as its input: it must carry nothing of ours
         diffusion_model = model.get_model_object("diffusion_model")
         for name, module in diffusion_model.named_modules():
             if module._forward_hooks or module._forward_pre_hooks:
                 leftovers.append("hook on " + name)
-        if "semcache_run" in model.model_options.get("transformer_options", {}):
-            leftovers.append("run state on the model")
+        for kind, by_key in model.wrappers.items():
+            if "semcache" in by_key:
+                leftovers.append(kind + " wrapper on the input model")
+        options = model.model_options.get("transformer_options", {})
+        for key in ("semcache", "semcache_run"):
+            if key in options:
+                leftovers.append(key + " on the input model")
+        for key, slot in options.get("patches_replace", {}).get("dit", {}).items():
+            if "semcache" in type(slot).__module__:
+                leftovers.append("block slot %s on the input model" % (key,))
         try:  # hand freed heap back to the OS first, so RSS shows live memory, not glibc's free lists
             import ctypes
 
@@ -116,18 +128,28 @@ def soak_server(tmp_path_factory):
         server.stop()
 
 
-def interrupt_mid_sampling(server: ComfyServer) -> dict:
-    """Queue a long run, POST /interrupt once it has been running a moment; its history entry."""
-    prompt_id = server.queue(run_graph((99, 400, 64, 64, 9), "interrupted"))
+INTERRUPTED_STEPS = 400
+PROGRESS_RE = re.compile(rf"\b(\d+)/{INTERRUPTED_STEPS} \[")  # the sampler's progress bar in the log
+
+
+def sampler_step_in_log(server: ComfyServer, since: int) -> int:
+    """The latest step of the 400-step sampler's progress bar logged after byte `since`, or -1."""
+    steps = [int(m) for m in PROGRESS_RE.findall(server.log_text()[since:])]
+    return max(steps, default=-1)
+
+
+def interrupt_mid_sampling(server: ComfyServer) -> tuple[dict, str]:
+    """Queue a long run and POST /interrupt once its sampler has logged a few steps (so the interrupt
+    lands inside the sampler, far from its end); its history entry and the log written meanwhile."""
+    since = len(server.log_text())
+    prompt_id = server.queue(run_graph((99, INTERRUPTED_STEPS, 64, 64, 9), "interrupted"))
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        running = server.get("/queue").get("queue_running", [])
-        if any(item[1] == prompt_id for item in running):
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)  # into the sampler (the model is loaded already), far from its 400th step
+    while sampler_step_in_log(server, since) < 3:
+        assert time.monotonic() < deadline, "the sampler never logged progress\n" + server.log_tail()
+        time.sleep(0.05)
     server.post("/interrupt", {})
-    return server.wait(prompt_id)
+    entry = server.wait(prompt_id)
+    return entry, server.log_text()[since:]
 
 
 def test_twenty_runs_with_an_interrupt_leave_nothing_and_do_not_grow(soak_server):
@@ -144,9 +166,15 @@ def test_twenty_runs_with_an_interrupt_leave_nothing_and_do_not_grow(soak_server
         memory.append(measure(server, cycle))
     print("soak memory per cycle:", [(m["tensor_bytes"], m["rss"]) for m in memory])
 
+    interrupted, interrupted_log = interrupted
     status = interrupted["status"]
     assert status["status_str"] == "error"
-    assert any(m[0] == "execution_interrupted" for m in status["messages"]), status
+    stopped = [m[1] for m in status["messages"] if m[0] == "execution_interrupted"]
+    assert stopped and stopped[0]["node_id"] == "5", status  # inside the KSampler node
+    # and inside the sampler loop: SemCache's run of it recorded some, not all, steps and ended early
+    (summary,) = [line for line in interrupted_log.splitlines() if "steps " in line and "ended early" in line]
+    steps_done = int(re.search(r"steps (\d+):", summary).group(1))
+    assert 3 <= steps_done < INTERRUPTED_STEPS and "Interrupt" in summary, summary
     assert all(m["leftovers"] == [] for m in memory), memory
     # the same inputs give the same output before and after the interrupt
     assert torch.equal(latents[0], latents[CYCLES - 1]) and torch.equal(latents[1], latents[CYCLES - 1])

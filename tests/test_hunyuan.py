@@ -126,3 +126,45 @@ def test_tmm_keeps_the_text_stream_flowing_between_double_blocks(pack, hunyuan):
     assert len(pairs) == len([i for i in inputs if i[0] > 0])
     for (_, txt_out), (_, txt_in) in pairs:
         assert torch.equal(txt_in, txt_out)
+
+
+def additive_control(double_blocks: int, dim: int):
+    """A ControlNet as HunyuanVideo's forward sees one: per-double-block additions to the image
+    tokens (`control["input"]`), built on ComfyUI's own ControlBase (there is no HunyuanVideo
+    ControlNet checkpoint format in ComfyUI to build a tiny one from)."""
+    from comfy.controlnet import ControlBase
+
+    class AdditiveControl(ControlBase):
+        def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
+            b, _, frames, h, w = x_noisy.shape
+            tokens = frames * (h // 2) * (w // 2)
+            g = torch.Generator().manual_seed(int(t.flatten()[0].item() * 1000))
+            add = torch.randn(b, tokens, dim, generator=g).to(x_noisy) * 0.1
+            return {"input": [add] * double_blocks, "output": []}
+
+        def copy(self):
+            c = AdditiveControl()
+            self.copy_to(c)
+            return c
+
+    return AdditiveControl()
+
+
+def test_controlnet_runs_uncached_with_its_warning(pack, hunyuan):
+    model = hunyuan["hv10"]
+    dm = model.get_model_object("diffusion_model")
+    control = additive_control(len(dm.double_blocks), dm.hidden_size)
+    pos, neg = conds("hv10")
+    for c in (pos, neg):
+        c[0][1]["control"] = control
+    lat = latent((1, 16, 3, 8, 8))
+    base = sample(model, lat, steps=12, positive=pos, negative=neg)
+    assert not torch.equal(base, run(model, "hv10")), "the control really changes the output"
+    cached = patched(pack, model, threshold_scale=50.0, start_percent=0.0)
+    with BlockCounter(cached) as counter:
+        out = sample(cached, lat, steps=12, positive=pos, negative=neg, callback=counter.callback)
+    assert torch.equal(out, base)
+    assert counter.per_step == [2 * counter.n_blocks] * 12  # two calls (prompt lengths 20, 13) per step
+    result = stats(cached)
+    assert result.skipped == 0 and any("ControlNet" in w for w in result.warnings), result.warnings
+    assert "ControlNet" in result.summary_line()

@@ -70,30 +70,44 @@ def test_short_schedule_runs_uncached_and_says_so(pack, wan_models, caplog):
     assert torch.equal(sample(model, latent(LAT), steps=6), base)
 
 
-def test_split_ksampler_advanced_schedule(pack, wan_models):
-    """Wan 2.2 A14B style: high-noise and low-noise halves as two KSamplerAdvanced calls,
-    each model patched by its own node. Step index restarts at 0 in the second call; the
-    sigma-based limits must still hold and each patch keeps its own state."""
-    steps, split = 24, 12
-    high = patched(pack, wan_models["t2v"], start_percent=0.3, **EAGER)
-    low = patched(pack, wan_models["t2v"], start_percent=0.3, **EAGER)
-    sigmas = sigmas_of(high, steps)
-    sigma_start = high.get_model_object("model_sampling").percent_to_sigma(0.3)
+def expected_computed(schedule: list[float], sigma_start: float, sigma_end: float, max_skip: int,
+                      warmup: int = 2) -> list[bool]:
+    """The limits of DESIGN §4.3 applied to one sampler call's own sigmas, with a threshold so high
+    that every evaluation the limits allow is skipped: True = computed."""
+    computed, skips = [], 0
+    for i, s in enumerate(schedule):
+        forced = i < warmup or s > sigma_start or s <= sigma_end or i == len(schedule) - 1 or skips >= max_skip
+        computed.append(forced)
+        skips = 0 if forced else skips + 1
+    return computed
+
+
+def test_split_ksampler_advanced_exact_pattern_with_end_percent(pack, wan_models):
+    """Wan 2.2 A14B style: high-noise and low-noise halves as two KSamplerAdvanced calls, each model
+    patched by its own node; the step index restarts at 0 in the second call. Both halves, step by
+    step: warm-up at the start of each call, start_percent and end_percent by sigma across the
+    split, max_skip_steps, each call's last step."""
+    steps, split = 24, 10
+    settings = dict(start_percent=0.2, end_percent=0.75, threshold_scale=50.0, max_skip_steps=3)
+    high = patched(pack, wan_models["t2v"], **settings)
+    low = patched(pack, wan_models["t2v"], **settings)
+    sampling = high.get_model_object("model_sampling")
+    sigma_start, sigma_end = sampling.percent_to_sigma(0.2), sampling.percent_to_sigma(0.75)
+    sigmas = sigmas_of(high, steps)[:-1]
     with BlockCounter(high) as c_high:
         mid = sample(high, latent(LAT), steps=steps, start_step=0, last_step=split,
                      force_full_denoise=False, callback=c_high.callback)
     with BlockCounter(low) as c_low:
         sample(low, mid, steps=steps, start_step=split, last_step=10000, disable_noise=True,
                callback=c_low.callback)
-    assert len(c_high.per_step) == split and len(c_low.per_step) == steps - split
-    # high half: everything before start_percent computed (sigma-based)
-    for i, s in enumerate(sigmas[:split]):
-        if s > sigma_start:
-            assert c_high.per_step[i] > 0
-    # each call: its own warm-up and its own last step
-    for counter in (c_high, c_low):
-        assert counter.per_step[0] > 0 and counter.per_step[1] > 0 and counter.per_step[-1] > 0
-    assert c_low.per_step.count(0) > 0, "the low-noise expert caches after its warm-up"
+    want_high = expected_computed(sigmas[:split], sigma_start, sigma_end, 3)
+    want_low = expected_computed(sigmas[split:], sigma_start, sigma_end, 3)
+    assert [n > 0 for n in c_high.per_step] == want_high
+    assert [n > 0 for n in c_low.per_step] == want_low
+    assert all(n in (0, c_high.n_blocks) for n in c_high.per_step + c_low.per_step)
+    # the pattern exercises every limit: skips in both halves, after_end computed at the end of the low half
+    assert not all(want_high) and not all(want_low)
+    assert sum(s <= sigma_end for s in sigmas[split:]) >= 3 and any(s > sigma_start for s in sigmas[:split])
     # each patched model published its own run
     assert stats(high).total_steps == split and stats(low).total_steps == steps - split
     assert stats(high) is not stats(low)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sampling import latent, sample
@@ -102,3 +103,28 @@ def test_bad_settings_fail_at_patch_time(pack, wan_models):
 
     with pytest.raises(ValueError, match="start_percent"):
         patch_with_node(wan_models["t2v"], start_percent=0.9, end_percent=0.2)
+
+
+DECISION_BASE = dict(threshold_scale=0.3, start_percent=0.0, max_skip_steps=100)
+_patterns: dict = {}
+
+
+def computed_pattern(model, **overrides) -> str:
+    """The node's decisions, step by step, from real block executions: '#' computed, '.' skipped."""
+    from sampling import BlockCounter
+
+    key = tuple(sorted(overrides.items()))
+    if key not in _patterns:
+        patched = patch_with_node(model, **DECISION_BASE, **overrides)
+        with BlockCounter(patched) as counter:
+            sample(patched, latent((1, 16, 3, 8, 8)), steps=16, callback=counter.callback)
+        _patterns[key] = "".join("#" if n else "." for n in counter.per_step)
+    return _patterns[key]
+
+
+@pytest.mark.parametrize("setting", [dict(error_model="paper"), dict(threshold_mode="paper"),
+                                     dict(tanh_scale=100.0), dict(probe_layers=1)], ids=lambda s: next(iter(s)))
+def test_advanced_inputs_change_decisions_through_the_node(pack, wan_models, setting):
+    default = computed_pattern(wan_models["t2v"])
+    changed = computed_pattern(wan_models["t2v"], **setting)
+    assert "." in default and changed != default, (default, changed)

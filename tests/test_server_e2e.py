@@ -55,7 +55,12 @@ def test_example_workflow_is_a_template(comfy_server):  # noqa: F811
 
 
 def test_wan_t2v_workflow_skips_steps(comfy_server):  # noqa: F811
-    entry, seconds = comfy_server.run(wan_t2v_graph(seed=7, steps=STEPS, prefix="e2e"), timeout=90)
+    graph = wan_t2v_graph(seed=7, steps=STEPS, prefix="e2e")
+    # test-only nodes: hooks on the loaded model's own blocks, read after the sampler finished
+    graph["20"] = {"class_type": "SemCacheTestBlockCounter", "inputs": {"model": ["1", 0]}}
+    graph["2"]["inputs"]["model"] = ["20", 0]
+    graph["21"] = {"class_type": "SemCacheTestBlockReport", "inputs": {"latent": ["5", 0], "model": ["1", 0]}}
+    entry, seconds = comfy_server.run(graph, timeout=90)
 
     report = stats_text(entry)
     summary = parse_summary(report.splitlines()[0])
@@ -65,6 +70,11 @@ def test_wan_t2v_workflow_skips_steps(comfy_server):  # noqa: F811
     assert summary["computed"] + summary["skipped"] == STEPS, report
     assert summary["skipped"] > 0, report
     assert summary["computed"] > 0, report
+    # what really ran: one evaluation per step (cond and uncond batched), all blocks or none
+    counted = json.loads(entry["outputs"]["21"]["text"][0])
+    per_evaluation, blocks = counted["per_evaluation"], counted["blocks"]
+    assert len(per_evaluation) == STEPS and all(n in (0, blocks) for n in per_evaluation), counted
+    assert per_evaluation.count(0) == summary["skipped"] and per_evaluation.count(blocks) == summary["computed"]
 
     latents = output_files(comfy_server, entry, "7", "latents")
     assert latents and all(p.is_file() for p in latents), entry["outputs"]

@@ -54,6 +54,33 @@ def test_cache_device_cpu_gives_the_same_output(pack, wan_models):
     assert torch.equal(out_a, out_b)
 
 
+@pytest.mark.parametrize("cache_device", ["model_device", "cpu"])
+def test_residuals_live_on_the_requested_device(pack, wan_models, cache_device):
+    """Found mid-run among the tensors the live run state holds (one residual per CFG stream)."""
+    from cache_device_run import residual_devices
+
+    devices, model_device = residual_devices(wan_models["t2v"], cache_device)
+    expected = model_device if cache_device == "model_device" else "cpu"
+    assert devices == [expected, expected]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on a GPU machine)")
+def test_residuals_live_on_the_requested_device_on_cuda(wan_paths):
+    """The same in a fresh process that lets ComfyUI use the GPU: model_device keeps residuals in
+    GPU memory, cpu moves them to system RAM."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    done = subprocess.run([sys.executable, str(here / "cache_device_run.py"), str(wan_paths["t2v"])],
+                          cwd=here, capture_output=True, text=True, timeout=600, check=True)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["model"].startswith("cuda"), found
+    assert found["model_device"] == [found["model"]] * 2 and found["cpu"] == ["cpu"] * 2, found
+
+
 def test_summary_line_is_logged(pack, wan_models, caplog):
     model = patched(pack, wan_models["t2v"], threshold_scale=2.0)
     with caplog.at_level("INFO", logger="SemCache"):

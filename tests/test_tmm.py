@@ -182,3 +182,70 @@ def test_last_step_computes_every_frame(pack, wan_models):
     assert run.partial > 0
     assert run.records[-1].decision == "computed" and run.records[-1].frame_map() == "#" * FRAMES
     assert counter.step_tokens[-1] == [FRAMES * TOKENS_PER_FRAME] * counter.n_blocks
+
+
+def test_tmm_start_percent_prunes_only_after_it(pack, wan_models):
+    model, lat, _ = setup_case(wan_models, "t2v")
+    tmm = with_tmm(model, reuse_ratio=0.4, max_frame_staleness=5, start_percent=0.5)
+    with BlockCounter(tmm) as counter:
+        sample(tmm, lat, steps=12, callback=counter.callback)
+    import comfy.samplers
+
+    sampling = tmm.get_model_object("model_sampling")
+    sigmas = [float(s) for s in comfy.samplers.calculate_sigmas(sampling, "simple", 12)][:-1]
+    sigma_start = sampling.percent_to_sigma(0.5)
+    full = [FRAMES * TOKENS_PER_FRAME] * counter.n_blocks
+    before = [i for i, s in enumerate(sigmas) if s > sigma_start]
+    assert 2 <= len(before) < 10
+    assert all(counter.step_tokens[i] == full for i in before), counter.step_tokens
+    assert any(counter.step_tokens[i] != full for i in range(len(before), 12)), "pruning starts after start_percent"
+    early = with_tmm(model, reuse_ratio=0.4, max_frame_staleness=5, start_percent=0.0)
+    with BlockCounter(early) as counter_early:
+        sample(early, lat, steps=12, callback=counter_early.callback)
+    assert any(counter_early.step_tokens[i] != full for i in before), "without it those steps are pruned"
+
+
+def test_motion_source_predicted_clean_changes_the_frames(pack, wan_models):
+    """Frames computed on each pruned step, read from the first block's input (reuse_probe)."""
+    from reuse_probe import ReuseProbe
+
+    model, lat, _ = setup_case(wan_models, "t2v")
+    chosen, outputs = {}, {}
+    for source in ("noisy_latent", "predicted_clean"):
+        tmm = with_tmm(model, reuse_ratio=0.4, max_frame_staleness=3, motion_source=source, start_percent=0.0)
+        with ReuseProbe(tmm) as probe:
+            outputs[source] = sample(tmm, lat, steps=12)
+        assert probe.errors == [] and probe.partial > 0
+        chosen[source] = [tuple(p["frames"]) for p in probe.partials]
+    assert chosen["noisy_latent"] != chosen["predicted_clean"], chosen
+    assert not torch.equal(outputs["noisy_latent"], outputs["predicted_clean"])
+
+
+@pytest.mark.parametrize("variant", ["vace", "humo"])
+def test_tmm_turns_itself_off_on_other_wan_variants(pack, wan_models, ckpt_dir, caplog, variant):
+    """Only plain WanModel and CameraWanModel have exactly T*H/2*W/2 frame-major video tokens:
+    VACE (caching off altogether) and HuMo (TMM off, step caching on) run every token."""
+    from tiny_models import build_wan, load
+
+    model = wan_models["vace"] if variant == "vace" else load(build_wan("humo", ckpt_dir / "tiny_wan_humo.safetensors"))
+    assert type(model.get_model_object("diffusion_model")).__name__ in ("VaceWanModel", "HumoWanModel")
+    lat = latent((1, 16, FRAMES, H, W))
+    base = sample(model, lat, steps=12)
+    tmm = with_tmm(model, reuse_ratio=0.5, start_percent=0.0)
+    with caplog.at_level("INFO", logger="SemCache"), BlockCounter(tmm) as counter:
+        out = sample(tmm, lat, steps=12, callback=counter.callback)
+    assert torch.equal(out, base)
+    assert all(t == FRAMES * TOKENS_PER_FRAME for step in counter.step_tokens for t in step)
+    assert all(n == counter.n_blocks for n in counter.per_step)
+    run = stats(tmm)
+    assert run.partial == 0
+    if variant == "vace":
+        assert run.disabled_reason and any("caching off" in r.getMessage() for r in caplog.records)
+    else:
+        assert run.disabled_reason is None and "HumoWanModel" in run.tmm_disabled_reason
+        assert any("TMM off" in r.getMessage() for r in caplog.records)
+        psa = with_tmm(with_psa(model, threshold_scale=5.0, start_percent=0.0), reuse_ratio=0.5, start_percent=0.0)
+        with BlockCounter(psa) as counter:
+            sample(psa, lat, steps=12, callback=counter.callback)
+        assert 0 in counter.per_step, "step caching still works on HuMo"
+        assert all(t == FRAMES * TOKENS_PER_FRAME for step in counter.step_tokens for t in step)

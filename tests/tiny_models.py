@@ -22,6 +22,12 @@ WAN_VARIANTS = {
     # VACE: hint blocks after every 2nd main block; context = 16 latent*2 + 64 mask channels
     "vace": dict(model_class="VaceWanModel", in_dim=16, out_dim=16, vace_layers=3, vace_in_dim=96),
 }
+# Built only by the tests that need them (not by the session's wan_models fixture).
+EXTRA_WAN_VARIANTS = {
+    # HuMo (audio-driven): a WanModel subclass with audio cross-attention; its audio projection alone
+    # is 26M parameters (fixed sizes), so it is built on demand
+    "humo": dict(model_class="HumoWanModel", in_dim=16, out_dim=16),
+}
 NUM_LAYERS = 6
 WEIGHT_SCALE = 0.05
 
@@ -32,7 +38,7 @@ def build_wan(variant: str, path: Path, num_layers: int = NUM_LAYERS, seed: int 
 
     if path.exists():
         return path
-    kwargs = dict(WAN_VARIANTS[variant])
+    kwargs = dict({**WAN_VARIANTS, **EXTRA_WAN_VARIANTS}[variant])
     model_class = getattr(comfy.ldm.wan.model, kwargs.pop("model_class", "WanModel"))
     torch.manual_seed(seed)
     model = model_class(
