@@ -129,8 +129,9 @@ class Budget:
             return False, 0.0, "target_reached"
         if need >= most - 0.5:
             return True, _tau(max(self.history), base), "target_catch_up"
-        free_left = sum(plan.free[position:]) * per_position
-        scale = quantile(self.history, min(need / max(free_left, 1.0), 1.0))
+        # pace on the most skips still possible (not on the free steps: max_skip_steps makes some of
+        # those unskippable), so the controller keeps ahead and rarely has to catch up at the end
+        scale = quantile(self.history, min(need / max(most, 1.0), 1.0))
         tau = _tau(scale, base)
         if needed_scale <= scale:
             return True, tau, "error_below_threshold"

@@ -106,7 +106,7 @@ def test_unreachable_target_reaches_the_most_and_says_so(pack, wan_models):
     counter, _ = counted(model, steps)
     assert achieved(counter) == pytest.approx(reachable)
     report = stats(model).report()
-    assert f"not reachable" in report and f"at most {reachable:.2f}x" in report
+    assert "not reachable" in report and f"at most {reachable:.2f}x" in report
     assert "target 4.00x not reachable" in stats(model).summary_line()
 
 
