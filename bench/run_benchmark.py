@@ -40,6 +40,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from harness import suites  # noqa: E402
+from harness import target as target_report  # noqa: E402
 from harness.aggregate import schedule_summaries  # noqa: E402
 from harness.env import PROXY_CHECKPOINT, latent_shape, load_model, setup  # noqa: E402
 from harness.methods import UNCACHED, Method  # noqa: E402
@@ -157,6 +158,10 @@ def write_outputs(out: Path, rows: list[dict], header: list[str], main: tuple[in
                                     for k, summaries in per_schedule.items() for s in summaries])
     pareto(per_schedule, out / "pareto.png", main=main)
     text = markdown(rows, header, main)
+    section = target_report.markdown_section(rows)  # target mode and the error check (issue 19)
+    if section:
+        target_report.plot(rows, out / "target_vs_achieved.png")
+        text = text.rstrip("\n") + "\n\n" + section
     (out / "benchmark.md").write_text(text)
     if out == (BENCH / "results").resolve():  # the committed run: the README quotes its tables
         written = update_readme(BENCH.parent / "README.md", text)
@@ -205,6 +210,8 @@ def main() -> int:
     parser.add_argument("--families", help="comma-separated methods to sweep (default all: "
                         + ",".join(suites.FAMILIES) + ")")
     parser.add_argument("--no-extras", action="store_true", help="leave out ablations, EasyCache's bug, TMM alone")
+    parser.add_argument("--no-target", action="store_true", help="leave out the target_speedup and self_calibrated "
+                        "rows (harness/target.py)")
     parser.add_argument("--calibration-prompts", type=int, default=3, help="TeaCache calibration prompts (default 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: stable timings)")
     parser.add_argument("--repeats", type=int, help="runs per timed sample (uncached and node defaults on the main "
@@ -242,7 +249,9 @@ def main() -> int:
         parser.error(f"unknown --families {sorted(unknown)}; choose from {', '.join(suites.FAMILIES)}")
 
     def methods_of(schedule: tuple[int, str]) -> list[Method]:
-        return suites.quick() if args.quick else suites.for_schedule(schedule, plan, main_schedule)
+        if args.quick:
+            return suites.quick()
+        return suites.for_schedule(schedule, plan, main_schedule) + ([] if args.no_target else suites.target_suite())
 
     repeats = args.repeats or (1 if args.quick else 3)
     timed = {UNCACHED} | {m for m in methods_of(main_schedule) if m.tag == "default"}

@@ -62,7 +62,8 @@ class SemCachePatchModel(io.ComfyNode):
                     "error_model", options=list(ERROR_MODELS), default="input_scaled",
                     tooltip="How the error of reusing a step is estimated. input_scaled: also weigh "
                     "how much the input changed since the last step (recommended). paper: the "
-                    "paper's formula taken literally.",
+                    "paper's formula taken literally. self_calibrated: input_scaled, scaled during the run "
+                    "by how far the estimate was off on the steps it could check.",
                 ),
                 io.Combo.Input(
                     "cache_device", options=list(CACHE_DEVICES), default="model_device",
@@ -78,6 +79,13 @@ class SemCachePatchModel(io.ComfyNode):
                     "min_steps", default=10, min=1, max=1000,
                     tooltip="Sampler runs with fewer steps than this (few-step / distilled models) "
                     "run without caching.",
+                ),
+                io.Float.Input(
+                    "target_speedup", default=0.0, min=0.0, max=20.0, step=0.05,
+                    tooltip="Ask for a speed instead of a threshold: 2 = half the transformer work. The "
+                    "threshold is then set during the run (threshold_scale is not used) and reuse still goes "
+                    "to the steps with the lowest estimated error. 0 = off. If the step limits do not allow "
+                    "that much, the run goes as fast as they allow and the report says so.",
                 ),
             ],
             outputs=[io.Model.Output(tooltip="The model with SemCache; connect it to the sampler.")],
@@ -99,6 +107,7 @@ class SemCachePatchModel(io.ComfyNode):
         cache_device: str,
         threshold_mode: str = "inverse",
         min_steps: int = 10,
+        target_speedup: float = 0.0,
     ) -> io.NodeOutput:
         from ..semcache_core.comfy_glue import patch_model
 
@@ -115,5 +124,6 @@ class SemCachePatchModel(io.ComfyNode):
             cache_device=cache_device,
             threshold_mode=threshold_mode,
             min_steps=min_steps,
+            target_speedup=target_speedup,
         )
         return io.NodeOutput(patch_model(model, config))

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-ERROR_MODELS = ("input_scaled", "paper")
+ERROR_MODELS = ("input_scaled", "paper", "self_calibrated")
 THRESHOLD_MODES = ("inverse", "paper")
 CACHE_DEVICES = ("model_device", "cpu")
+MIN_TARGET, MAX_TARGET = 1.0, 20.0  # target_speedup range (0 = off)
+
+
+def target_problem(target: float) -> str | None:
+    """Why `target` is not a valid target_speedup (None when it is)."""
+    if target == 0.0:
+        return None
+    if not math.isfinite(target) or not MIN_TARGET <= target <= MAX_TARGET:
+        return (
+            f"target_speedup must be 0 (off) or between {MIN_TARGET:g} and {MAX_TARGET:g} "
+            f"(a speedup factor: 2 = half the block work), got {target}"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,7 @@ class SemCacheConfig:
     min_steps: int = 10
     warmup_evaluations: int = 2
     norm_stride: int = 4
+    target_speedup: float = 0.0  # 0 = off; else the controller sets the threshold (controller.py)
 
     def __post_init__(self) -> None:
         problems = []
@@ -55,6 +70,8 @@ class SemCacheConfig:
             problems.append(f"cache_device must be one of {CACHE_DEVICES}, got {self.cache_device!r}")
         if self.min_steps < 1 or self.warmup_evaluations < 1 or self.norm_stride < 1:
             problems.append("min_steps, warmup_evaluations and norm_stride must be >= 1")
+        if target_problem(self.target_speedup):
+            problems.append(target_problem(self.target_speedup))
         if problems:
             raise ValueError("SemCache: " + "; ".join(problems))
 

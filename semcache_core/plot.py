@@ -21,6 +21,7 @@ PALETTE = {
     "skipped": "#3fb950",
     "error": "#f5f5f5",
     "threshold": "#ff5f5f",
+    "check": "#39c5cf",
     "background": "#16191d",
     "grid": "#2c3138",
     "label": "#aab2bd",
@@ -35,6 +36,7 @@ def _rgb(hex_color: str) -> tuple[int, int, int]:
 
 
 COMPUTED, PARTIAL, SKIPPED = _rgb(PALETTE["computed"]), _rgb(PALETTE["partial"]), _rgb(PALETTE["skipped"])
+CHECK = _rgb(PALETTE["check"])  # error check: the true error, measured on a computed step after reuse
 ERROR, THRESH, SCORE, REUSED = _rgb(PALETTE["error"]), _rgb(PALETTE["threshold"]), _rgb(PALETTE["score"]), _rgb(PALETTE["reused"])
 BACKGROUND, GRID, LABEL, TEXT = _rgb(PALETTE["background"]), _rgb(PALETTE["grid"]), _rgb(PALETTE["label"]), _rgb(PALETTE["text"])
 # (palette key, words): the web legend's items in its order, then what only the picture shows
@@ -44,6 +46,7 @@ LEGEND = [
     ("skipped", "skipped"),
     ("error", "E_t"),
     ("threshold", "tau (threshold)"),
+    ("check", "measured error"),
     ("score", "p_s (prompt score)"),
 ]
 MAP_TOP, MAP_ROW, MAP_MAX_ROWS = HEIGHT, 6, 48
@@ -66,7 +69,8 @@ def render_timeline(stats: RunStats | None, message: str = "") -> torch.Tensor:
         return _to_tensor(img)
     records = stats.records
     n = len(records)
-    top = _scale([r.error for r in records] + [r.threshold for r in records] + [r.p_s for r in records])
+    top = _scale([r.error for r in records] + [r.threshold for r in records] + [r.p_s for r in records]
+                 + [r.check_measured for r in records])
     x0, x1, y0, y1 = MARGIN, WIDTH - MARGIN // 2, HEIGHT - MARGIN, MARGIN // 2 + 16
 
     def px(i: int) -> float:
@@ -85,6 +89,10 @@ def render_timeline(stats: RunStats | None, message: str = "") -> torch.Tensor:
             draw.line(points, fill=colour, width=2)
         for p in points:
             draw.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=colour)
+    for i, r in enumerate(records):  # error check: a diamond at the measured error
+        if r.check_measured is not None and np.isfinite(r.check_measured):
+            x, y = px(i), py(r.check_measured)
+            draw.polygon([(x, y - 5), (x + 5, y), (x, y + 5), (x - 5, y)], outline=CHECK, fill=BACKGROUND, width=2)
     marks = {"computed": COMPUTED, "partial": PARTIAL, "skipped": SKIPPED}
     for i, r in enumerate(records):
         draw.rectangle([px(i) - 3, y0 + 6, px(i) + 3, y0 + 18], fill=marks[r.decision])

@@ -17,7 +17,9 @@ import torch
 
 from .adapters.base import ModelAdapter
 from .config import SemCacheConfig
-from .error import Decision, ErrorAccumulator, ScheduleLimits
+from .controller import TargetPlan, WindowController, skip_rule
+from .error import Decision, ScheduleLimits
+from .error_check import ErrorCheck, check_estimate, measure_check
 from .psa import ProbeAccumulator, SemanticScore, select_probe_layers, skip_threshold
 from .stats import EvalRecord, RunStats
 from . import sync
@@ -25,17 +27,6 @@ from .sync import DecisionBoard, LeaderChoice
 from .tmm import FrameStaleness, TMMConfig, frame_token_index, motion_scores, select_reused_frames
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
-
-
-class WindowController:
-    """Decision state of the leader stream in one context window."""
-
-    def __init__(self, config: SemCacheConfig):
-        self.errors = ErrorAccumulator(config.error_model)
-        self.evaluations = 0
-        self.consecutive_skips = 0
-        self.staleness: FrameStaleness | None = None
-        self.predicted_clean: torch.Tensor | None = None
 
 
 class RunState:
@@ -70,6 +61,7 @@ class RunState:
             warmup_evaluations=config.warmup_evaluations,
         )
         self.tmm_sigma_start = float(percent_to_sigma(self.tmm.start_percent)) if self.tmm else 0.0
+        self.checks = ErrorCheck(self_calibrated=config.error_model == "self_calibrated")
         self.cache_device = None if config.cache_device == "model_device" else torch.device("cpu")
         self.leader: Hashable | None = None
         self.lock = threading.RLock()
@@ -83,6 +75,7 @@ class RunState:
         self.score: SemanticScore | None = None
         self.scored_computations = 0
         self.stats = RunStats(family=adapter.variant(), total_steps=self.steps, settings=self._settings())
+        self.plan = TargetPlan.for_run(config.target_speedup if self.psa_active else 0.0, self, self.stats)
         self.disabled_reason: str | None = adapter.caching_blocker()
         if self.disabled_reason is None and self.steps < config.min_steps:
             self.disabled_reason = (
@@ -106,6 +99,7 @@ class RunState:
                 max_skip_steps=c.max_skip_steps, probe_layers=len(self.probe_layers), alpha=self.alpha,
                 beta=self.beta, tanh_scale=c.tanh_scale, error_model=c.error_model,
                 threshold_mode=c.threshold_mode, cache_device=c.cache_device,
+                **({"target_speedup": c.target_speedup} if c.target_speedup else {}),
             )
         else:
             settings["psa"] = "off"
@@ -135,7 +129,7 @@ class RunState:
     def window(self, key: Hashable) -> WindowController:
         with self.lock:
             if key not in self.windows:
-                self.windows[key] = WindowController(self.config)
+                self.windows[key] = WindowController(self.config, self.plan)
             return self.windows[key]
 
     def adapter_for(self, diffusion_model: Any) -> ModelAdapter:
@@ -242,6 +236,7 @@ class Evaluation:
         self.probe = ProbeAccumulator(run.config.norm_stride)
         self.skip = False
         self.decision: Decision | None = None
+        self.check_estimate = self.check = None  # error check: (raw, used) E_t, then (measured, estimated)
         self.stack_in: torch.Tensor | None = None
         self.blocks_run = 0
         self.tokens = 0
@@ -308,15 +303,16 @@ class Evaluation:
         if forced is None and run.score is None:
             forced = "no_score"
         threshold = None
-        if run.score is not None:
+        if run.score is not None and run.plan is None:  # target_speedup: the controller sets tau
             threshold = skip_threshold(run.score.p_s, run.config.threshold_scale, run.config.threshold_mode)
         if forced is not None:
             return Decision(False, forced, threshold=threshold)
-        error, delta = controller.errors.candidate(current_in)
-        if error < threshold:
-            controller.errors.accept_skip(error, current_in)
-            return Decision(True, "error_below_threshold", error, threshold, delta)
-        return Decision(False, "error_above_threshold", error, threshold, delta)
+        raw, delta = controller.errors.candidate(current_in)
+        error = raw * run.checks.calibration  # exactly raw unless error_model = self_calibrated
+        skip, threshold, reason = skip_rule(controller, error, threshold, run, self.sigma)
+        if skip:
+            controller.errors.accept_skip(raw, current_in)
+        return Decision(skip, reason, error, threshold, delta)
 
     def leader_choice_now(self) -> LeaderChoice | None:
         """A follower's view of the leader's choice at this sigma; waits for it if concurrent."""
@@ -399,6 +395,7 @@ class Evaluation:
             self.text_tokens = adapter.text_tokens(args)
             self.decision = self.decide(x)
             self.skip = self.decision.skip
+            self.check_estimate = None if self.skip else check_estimate(self, x)
             if self.skip:
                 self.post_choice()
                 hidden = x + self.cached_residual_batch(x)
@@ -434,6 +431,7 @@ class Evaluation:
             out = adapter.with_image_tokens(out, block_type, hidden, n_img, n_txt)
         else:
             residual = hidden - stack_in
+        self.check = measure_check(self, residual)  # error check, on a computed step after reuse
         for j, stream in enumerate(self.streams):
             self.run.store_residual(stream, self.window, self.chunk(residual, j))
         if self.leader_index is not None:
@@ -472,6 +470,7 @@ class Evaluation:
         if self.leader_index is None:
             return
         controller = run.window(self.window)
+        controller.note_work(self, computed_tokens)
         controller.evaluations += 1
         controller.consecutive_skips = controller.consecutive_skips + 1 if self.skip else 0
         if not self.skip and run.tmm_enabled:
@@ -507,5 +506,6 @@ class Evaluation:
                 seconds=time.perf_counter() - self.started,
                 frames_total=frames,
                 frames_reused=list(self.reused_frames) if frames else None,
+                check_measured=(self.check or (None, None))[0], check_estimated=(self.check or (None, None))[1],
             )
         )

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from . import error_check
+from .controller import target_line
+
 
 def _finite(value: float | None) -> float | None:
     """JSON has no inf/nan: send None instead."""
@@ -29,6 +32,8 @@ class EvalRecord:
     seconds: float = 0.0
     frames_total: int | None = None
     frames_reused: list[int] | None = None
+    check_measured: float | None = None  # error check (error_check.py): true error of the reused residual
+    check_estimated: float | None = None  # ... and the estimate E_t for the same step
 
     @property
     def ran_blocks(self) -> bool:
@@ -65,6 +70,8 @@ class RunStats:
     leader_wait_timeouts: int = 0  # concurrent follower evaluations that computed without the leader's decision
     finished: bool = False
     error: str | None = None
+    target_speedup: float = 0.0  # target_speedup mode (controller.py); 0 = off
+    target_reachable: float | None = None  # the most the limits allow on this schedule
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -109,6 +116,10 @@ class RunStats:
                 "and computed"
             )
         steps = len(self.records)
+        if self.target_speedup and self.disabled_reason is None and steps:
+            if self.target_reachable is not None and self.target_speedup > self.target_reachable * (1 + 1e-9):
+                warnings.append(f"target {self.target_speedup:.2f}x not reachable: the limits allow at most "
+                                f"{self.target_reachable:.2f}x on this schedule")
         if self.disabled_reason is None and steps:
             if self.skipped == 0:
                 warnings.append("no step was skipped (threshold too low or schedule too short)")
@@ -122,6 +133,8 @@ class RunStats:
         else:
             measured = self.measured_speedup
             measured_txt = f", measured {measured:.2f}x" if measured is not None else ""
+            if self.target_speedup:
+                measured_txt = f", target {self.target_speedup:.2f}x" + measured_txt
             partial = f" ({self.partial} partial)" if self.partial else ""
             head = (
                 f"SemCache [{self.family}] steps {len(self.records)}: computed {self.computed}{partial}, "
@@ -147,6 +160,9 @@ class RunStats:
             "wall_seconds": round(self.wall_seconds, 3),
             "disabled_reason": self.disabled_reason,
             "warnings": self.final_warnings(),
+            "target_speedup": self.target_speedup or None,
+            "target_reachable": _finite(self.target_reachable),
+            "error_check": self.check_lines()[-1] if self.check_lines() else None,
             "steps": [
                 {
                     "step": r.step,
@@ -157,10 +173,23 @@ class RunStats:
                     "p_s": _finite(r.p_s),
                     "frames_total": r.frames_total,
                     "frames_reused": r.frames_reused,
+                    "check_measured": _finite(r.check_measured),
+                    "check_estimated": _finite(r.check_estimated),
                 }
                 for r in self.records
             ],
         }
+
+    def check_lines(self) -> list[str]:
+        """The report's `target:` line (target_speedup mode) and `error check:` line (PSA on)."""
+        if self.disabled_reason or self.settings.get("psa") == "off" or not self.records:
+            return []
+        lines = []
+        if self.target_speedup:
+            tmm = self.token_blocks_saved_tmm > 0
+            lines.append(target_line(self.target_speedup, self.target_reachable, self.estimated_speedup, tmm))
+        pairs = [(r.check_measured, r.check_estimated) for r in self.records if r.check_measured is not None]
+        return lines + [error_check.summary_line(pairs)]
 
     def report(self) -> str:
         """Multi-line text for the Cache Stats node."""
@@ -173,7 +202,9 @@ class RunStats:
                 f"block work saved: PSA {100 * self.token_blocks_saved_psa / total:.1f}%, "
                 f"TMM {100 * self.token_blocks_saved_tmm / total:.1f}%"
             )
-        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7}  frames  reason")
+        lines.extend(self.check_lines())
+        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7} {'E_true':>8} "
+                     f"{'E_est':>8}  frames  reason")
 
         def fmt(v: float | None, width: int) -> str:
             return f"{v:>{width}.4f}" if v is not None else " " * (width - 1) + "-"
@@ -181,6 +212,7 @@ class RunStats:
         for r in self.records:
             lines.append(
                 f"{r.step:>4} {r.sigma:>8.4f} {r.decision:>8} {fmt(r.error, 8)} {fmt(r.threshold, 8)} "
-                f"{fmt(r.p_s, 7)}  {r.frame_map() or '-'}  {r.reason}"
+                f"{fmt(r.p_s, 7)} {fmt(r.check_measured, 8)} {fmt(r.check_estimated, 8)}  {r.frame_map() or '-'}  "
+                f"{r.reason}"
             )
         return "\n".join(lines)

@@ -50,6 +50,7 @@ PATCH_MODEL_INPUTS = (
     "cache_device",
     "threshold_mode",
     "min_steps",
+    "target_speedup",
 )
 
 SUMMARY_RE = re.compile(
@@ -446,6 +447,7 @@ def wan_t2v_graph(
             "cache_device": "model_device",
             "threshold_mode": "inverse",
             "min_steps": 10,
+            "target_speedup": 0.0,
         }
         inputs.update(semcache or {})
         graph["2"] = {"class_type": "SemCachePatchModel", "inputs": inputs}

@@ -222,6 +222,7 @@ def _check_drawn(ui: UI, node_id: int, stats: dict, text: str | None, name: str)
     finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
     assert timeline["errorPoints"] == sum(finite(s["error"]) for s in stats["steps"])
     assert timeline["thresholdSegments"] == sum(finite(s["threshold"]) for s in stats["steps"])
+    assert timeline["checkPoints"] == sum(finite(s.get("check_measured")) for s in stats["steps"])
     labels = [
         [s["frames_total"] - len(s["frames_reused"] or []), s["frames_total"]]
         for s in stats["steps"] if s["decision"] == "partial" and isinstance(s["frames_total"], int)

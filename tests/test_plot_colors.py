@@ -27,11 +27,11 @@ def _web_legend() -> list[tuple[str, str]]:
 
 def test_plot_uses_the_web_colours_and_legend_words():
     web = _web_colors()
-    assert {"computed", "partial", "skipped", "error", "threshold", "background"} <= set(web)
+    assert {"computed", "partial", "skipped", "error", "threshold", "check", "background"} <= set(web)
     for key, value in web.items():
         assert plot.PALETTE[key].lower() == value, f"{key}: plot {plot.PALETTE[key]}, web {value}"
     legend = _web_legend()
-    assert [k for k, _ in legend] == ["computed", "partial", "skipped", "error", "threshold"]
+    assert [k for k, _ in legend] == ["computed", "partial", "skipped", "error", "threshold", "check"]
     assert plot.LEGEND[: len(legend)] == legend, (plot.LEGEND, legend)
 
 
@@ -55,3 +55,18 @@ def test_plot_marks_are_drawn_in_those_colours():
             runs[kind] += 1
         previous = kind
     assert runs == Counter({"computed": 5, "partial": 2, "skipped": 7}) == Counter(r.decision for r in records), runs
+
+
+def test_error_check_marks_are_drawn_where_a_step_was_checked():
+    def image(checked: bool) -> torch.Tensor:
+        records = [
+            EvalRecord(sigma=1 - i / 10, step=i, decision="skipped" if i in (3, 4) else "computed", reason="-",
+                       error=0.05, threshold=0.1, p_s=0.2,
+                       check_measured=0.08 if checked and i == 5 else None, check_estimated=0.1 if i == 5 else None)
+            for i in range(10)
+        ]  # fmt: skip
+        return plot.render_timeline(RunStats(family="Wan T2V", total_steps=10, records=records))
+
+    check = torch.tensor(plot.CHECK, dtype=torch.int64)
+    count = lambda img: int(((img[0] * 255).round().to(torch.int64) == check).all(dim=-1).sum())  # noqa: E731
+    assert count(image(True)) > count(image(False)) + 8

@@ -5,7 +5,8 @@
 // Input: the node's UI output, `message.text[0]` (the report) and `message.semcache_stats[0]`
 // (null when the model never ran, else {family, total_steps, computed, partial, skipped,
 // estimated_speedup, measured_speedup, cache_mib, wall_seconds, disabled_reason, warnings,
-// steps: [{step, sigma, decision, error, threshold, p_s, frames_total, frames_reused}]}).
+// steps: [{step, sigma, decision, error, threshold, p_s, frames_total, frames_reused, check_measured,
+// check_estimated}], target_speedup, target_reachable, error_check}).
 // Everything is drawn locally: text goes in as text (textContent, never HTML), no network, no
 // build step; only the public `app` module and `node.addDOMWidget` are used, which frontend
 // 1.32 (pinned by ComfyUI 0.3.75) and the newest frontends both provide.
@@ -25,6 +26,7 @@ export const COLORS = {
   reusedShade: "rgba(0, 0, 0, 0.45)",
   error: "#f5f5f5",
   threshold: "#ff5f5f",
+  check: "#39c5cf",
   background: "#16191d",
   grid: "#2c3138",
   label: "#aab2bd",
@@ -52,6 +54,9 @@ function stepTitle(step, index) {
   if (step.decision === "partial" && kept !== null) parts.push(`${kept}/${step.frames_total} frames computed`);
   if (Number.isFinite(step.sigma)) parts.push(`sigma ${fmt(step.sigma, 4)}`);
   parts.push(`E_t ${fmt(step.error, 4)}`, `tau ${fmt(step.threshold, 4)}`, `p_s ${fmt(step.p_s, 4)}`);
+  if (Number.isFinite(step.check_measured)) {
+    parts.push(`error check: measured ${fmt(step.check_measured, 4)} vs estimated ${fmt(step.check_estimated, 4)}`);
+  }
   return parts.join(", ");
 }
 
@@ -92,6 +97,8 @@ function buildElement() {
     legendItem(COLORS.skipped, "skipped"),
     legendItem(COLORS.error, "E_t", true),
     legendItem(COLORS.threshold, "tau (threshold)", true),
+    legendItem(COLORS.check, "measured error", false,
+      "error check: the true error of the reused result, measured on the next computed step (diamond)"),
   );
   const canvas = makeEl("canvas", "semcache-timeline");
   canvas.style.cssText = `width:100%;height:${GEOMETRY.height}px;flex:0 0 ${GEOMETRY.height}px;display:block;border-radius:4px`;
@@ -111,6 +118,7 @@ export function drawTimeline(canvas, stats) {
     marks: { computed: 0, partial: 0, skipped: 0 },
     errorPoints: 0,
     thresholdSegments: 0,
+    checkPoints: 0,
     partialLabels: [],
     lane: null,
   };
@@ -183,7 +191,7 @@ export function drawTimeline(canvas, stats) {
   // chart: E_t and tau against a common scale
   let top = 0;
   for (const step of steps) {
-    for (const v of [step.error, step.threshold]) if (Number.isFinite(v) && v > top) top = v;
+    for (const v of [step.error, step.threshold, step.check_measured]) if (Number.isFinite(v) && v > top) top = v;
   }
   top = top > 0 ? top * 1.1 : 1;
   const yOf = (v) => chartBottom - (Math.min(v, top) / top) * (chartBottom - chartTop);
@@ -223,6 +231,23 @@ export function drawTimeline(canvas, stats) {
     ctx.fill();
     drawn.errorPoints += 1;
   });
+  // error check: a diamond at the true error measured on a computed step after reuse
+  ctx.strokeStyle = COLORS.check;
+  ctx.lineWidth = 1.5;
+  steps.forEach((step, i) => {
+    if (!Number.isFinite(step.check_measured)) return;
+    const x = centerOf(i);
+    const y = yOf(step.check_measured);
+    const r = Math.max(2.5, Math.min(4.5, slot / 2.5));
+    ctx.beginPath();
+    ctx.moveTo(x, y - r);
+    ctx.lineTo(x + r, y);
+    ctx.lineTo(x, y + r);
+    ctx.lineTo(x - r, y);
+    ctx.closePath();
+    ctx.stroke();
+    drawn.checkPoints += 1;
+  });
   return drawn;
 }
 
@@ -252,6 +277,7 @@ function render(node, parts, text, stats) {
   data.skipped = String(drawn.marks.skipped);
   data.errorPoints = String(drawn.errorPoints);
   data.thresholdSegments = String(drawn.thresholdSegments);
+  data.checkPoints = String(drawn.checkPoints);
   data.partialLabels = drawn.partialLabels.map((p) => `${p.kept}/${p.total}`).join(",");
   data.laneTop = String(drawn.lane?.top ?? "");
   data.laneBottom = String(drawn.lane?.bottom ?? "");

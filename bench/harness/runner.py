@@ -24,6 +24,7 @@ from . import peers
 from .methods import Method
 from .metrics import fidelity, motion_energy
 from .prompts import NEGATIVE, BenchPrompt
+from .target import error_check_fields
 from .work import BlockWork
 
 
@@ -141,5 +142,6 @@ def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample, setup:
             m_norm_mean=_mean([r.m_norm for r in scored]),
             d_norm_mean=_mean([r.d_norm for r in scored]),
             tau_mean=_mean([r.threshold for r in stats.records]),
+            **error_check_fields(stats),
         )
     return out

@@ -142,3 +142,12 @@ def parse_schedules(text: str) -> list[tuple[int, str]]:
         steps, _, sampler = part.strip().partition(":")
         out.append((int(steps), sampler or "uni_pc"))
     return out
+
+
+# --- issue 19: target_speedup and error_model=self_calibrated rows, run on every schedule -------
+# (kept apart from the sweeps above; the rows, their tables and plot live in harness/target.py)
+def target_suite() -> list[Method]:
+    """SemCache in target mode (1.5 / 2 / 2.5 / 3) and self_calibrated at a few scales."""
+    from .target import methods as target_methods
+
+    return target_methods()

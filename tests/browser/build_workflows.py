@@ -153,7 +153,7 @@ def note(node_id: int, pos, text: str, size=(400, 300)) -> N:
     return N(node_id, "MarkdownNote", pos, text=text, size=size, color="#432", bgcolor="#653")
 
 
-def _wan_t2v(name: str, with_tmm: bool) -> W:
+def _wan_t2v(name: str, with_tmm: bool, target: float = 0.0) -> W:
     nodes = [
         N(1, "UNETLoader", (0, 0), {"unet_name": "wan2.1_t2v_1.3B_fp16.safetensors"}),
         N(2, "ModelSamplingSD3", (0, 140), {"shift": 8}),
@@ -183,7 +183,7 @@ def _wan_t2v(name: str, with_tmm: bool) -> W:
             bgcolor="#533",
         ),
         N(8, "EmptyHunyuanLatentVideo", (380, 450), {"width": 832, "height": 480, "length": 81, "batch_size": 1}),
-        semcache(3, (820, 0)),
+        semcache(3, (820, 0), **({"target_speedup": target} if target else {})),
         N(
             4,
             "KSampler",
@@ -214,6 +214,17 @@ def _wan_t2v(name: str, with_tmm: bool) -> W:
         if with_tmm
         else ""
     )
+    target_text = (
+        (
+            f"\n\n**Target mode:** `target_speedup` {target:g} asks for {target:g}x less transformer work; the "
+            "threshold is set during the run (`threshold_scale` is not used) and reuse still goes to the steps "
+            "with the lowest estimated error. Prefer it on a new model, step count or sampler, to compare "
+            "settings at equal speed, or to fit a time budget; prefer `threshold_scale` (target 0) once you know "
+            "the value that looks right. Cache Stats shows the target against what was achieved."
+        )
+        if target
+        else ""
+    )
     nodes.append(
         note(
             14,
@@ -227,13 +238,15 @@ def _wan_t2v(name: str, with_tmm: bool) -> W:
                 "**SemCache Patch Model** reuses the transformer's work on steps where it would barely change. "
                 "`threshold_scale` 0 = output identical to no cache; higher = faster. "
                 "**Cache Stats** passes the latent through and shows which steps were computed or skipped." + tmm_text
+                + target_text
             ),
-            size=(340, 360 if with_tmm else 300),
+            size=(340, 360 if with_tmm else (420 if target else 300)),
         )
     )
     return W(
         name,
-        "Wan 2.1 text-to-video 1.3B with SemCache" + (" and TMM" if with_tmm else ""),
+        "Wan 2.1 text-to-video 1.3B with SemCache" + (" and TMM" if with_tmm else "")
+        + (f", target speedup {target:g}x" if target else ""),
         nodes,
         links,
         groups=[("SemCache", [3, 15] if with_tmm else [3])],
@@ -746,6 +759,7 @@ def specs() -> list[W]:
     return [
         _wan_t2v("semcache_wan_t2v", with_tmm=False),
         _wan_t2v("semcache_wan_t2v_tmm", with_tmm=True),
+        _wan_t2v("semcache_wan_t2v_target", with_tmm=False, target=2.0),
         _wan_t2v_compare(),
         _wan22_5b(),
         _wan22_14b(i2v=False),

@@ -1,0 +1,226 @@
+"""Target mode and the error check in the benchmark (issue 19): rows, tables and a plot.
+
+- `methods()`: SemCache with `target_speedup` 1.5 / 2 / 2.5 / 3 and with
+  `error_model = self_calibrated` at a few threshold_scale points; every schedule runs them
+  (tagged, so they stay off the fixed-threshold sweep curves the other tables interpolate on).
+- `error_check_fields(stats)`: the run's measured / estimated error ratios, for each CSV row.
+- `markdown_section(rows)`: achieved vs target per schedule (and the quality cost: PSNR against
+  the fixed-threshold sweep's at the same achieved speedup), the error-check ratios per schedule,
+  and whether self-calibration moves the frontier or evens out one threshold_scale's quality.
+- `plot(rows, path)`: the "target vs achieved" figure.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from statistics import mean, median, pstdev
+from typing import Any
+
+from .aggregate import by_config, psnr_at_speedup, schedule_of, schedule_summaries, sweep
+from .methods import Method, semcache
+
+TARGETS = (1.5, 2.0, 2.5, 3.0)
+SELF_CALIBRATED_SCALES = (0.1, 0.2, 0.35, 0.6)  # points of SemCache's fixed sweep (suites.SWEEPS)
+TOLERANCE = 0.10  # the acceptance band: achieved within +-10 % of the target
+
+
+def target_tag(target: float) -> str:
+    return f"target {target:g}"
+
+
+def calibrated_tag() -> str:
+    return "self_calibrated"
+
+
+def methods() -> list[Method]:
+    """Target-mode rows, then self_calibrated rows (run on every schedule)."""
+    out = [semcache(target_tag(t), target_speedup=t) for t in TARGETS]
+    out += [semcache(calibrated_tag(), threshold_scale=s, error_model="self_calibrated") for s in SELF_CALIBRATED_SCALES]
+    return out
+
+
+def error_check_fields(stats: Any) -> dict[str, Any]:
+    """Measured / estimated error ratios of one run (error_check.py), for its CSV row."""
+    ratios = [
+        r.check_measured / r.check_estimated
+        for r in getattr(stats, "records", [])
+        if getattr(r, "check_measured", None) is not None and r.check_estimated
+    ]
+    if not ratios:
+        return {"checks": 0}
+    return {"checks": len(ratios), "check_ratio_median": median(ratios), "check_ratio_min": min(ratios),
+            "check_ratio_max": max(ratios)}
+
+
+def fixed_curve(summaries: list) -> list:
+    """SemCache's fixed-threshold sweep without the points that reused nothing: their PSNR is
+    infinite (capped), which would bend a linear interpolation towards absurd values."""
+    return [s for s in sweep(summaries, "semcache") if s.work_speedup > 1.0 + 1e-9]
+
+
+def _target_of(row: dict) -> float | None:
+    tag = row.get("tag") or ""
+    return float(tag.split()[1]) if tag.startswith("target ") else None
+
+
+def _f(value: Any) -> float | None:
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    """Markdown lines: achieved vs target per schedule, and the totals the closing note quotes."""
+    per_schedule = schedule_summaries(rows)
+    lines = [
+        "| schedule | target | achieved (all prompts) | per prompt min-max | within +-10 % | PSNR | fixed sweep PSNR at that speedup | cost (dB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        t = _target_of(r)
+        if t is not None:
+            groups[(schedule_of(r), t)].append(r)
+    hits = total = 0
+    costs: list[float] = []
+    for (schedule, t), picked in sorted(groups.items()):
+        summary = by_config(picked)[0]
+        speeds = [_f(r["work_speedup"]) for r in picked]
+        inside = sum(abs(s - t) <= TOLERANCE * t for s in speeds if s is not None)
+        hits, total = hits + inside, total + len(speeds)
+        fixed = psnr_at_speedup(fixed_curve(per_schedule[schedule]), summary.work_speedup)
+        cost = None if fixed is None else fixed - summary.psnr
+        if cost is not None:
+            costs.append(cost)
+        lines.append(
+            f"| {schedule[0]} {schedule[1]} | {t:g} | {summary.work_speedup:.2f}x | {min(speeds):.2f}-{max(speeds):.2f} "
+            f"| {inside}/{len(speeds)} | {summary.psnr:.2f} | {'-' if fixed is None else f'{fixed:.2f}'} "
+            f"| {'-' if cost is None else f'{cost:+.2f}'} |"
+        )
+    totals = {"within": hits, "samples": total, "mean_cost_db": mean(costs) if costs else None,
+              "max_cost_db": max(costs) if costs else None}
+    return lines, totals
+
+
+def ratio_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Error check per schedule: median (min-max over samples) of each sample's measured / estimated
+    median, for the fixed-threshold sweep (input_scaled) and for self_calibrated."""
+    lines = ["| schedule | input_scaled: ratio median (range) | samples | self_calibrated: ratio median (range) | samples |",
+             "|---|---|---|---|---|"]
+    groups: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        value = _f(r.get("check_ratio_median"))
+        if r.get("family") != "semcache" or value is None or _target_of(r) is not None:
+            continue
+        kind = "self_calibrated" if r.get("tag") == calibrated_tag() else (
+            "input_scaled" if r.get("tag") in ("", "default") else None)
+        if kind:
+            groups[schedule_of(r)][kind].append(value)
+    for schedule, kinds in sorted(groups.items()):
+        cells = []
+        for kind in ("input_scaled", "self_calibrated"):
+            v = kinds.get(kind, [])
+            cells += [f"{median(v):.2f} ({min(v):.2f}-{max(v):.2f})" if v else "-", str(len(v))]
+        lines.append(f"| {schedule[0]} {schedule[1]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def calibration_verdict(rows: list[dict[str, Any]]) -> list[str]:
+    """Does self_calibrated move the frontier (PSNR at equal speedup), or make one threshold_scale
+    give more even quality across schedules (spread of its PSNR)? Numbers for both."""
+    per_schedule = schedule_summaries(rows)
+    gains: list[float] = []
+    spread: dict[str, dict[float, list[float]]] = {"input_scaled": defaultdict(list), "self_calibrated": defaultdict(list)}
+    for summaries in per_schedule.values():
+        fixed = fixed_curve(summaries)
+        for s in summaries:
+            if s.family == "semcache" and s.tag == calibrated_tag() and s.knob is not None:
+                at = psnr_at_speedup(fixed, s.work_speedup)
+                if at is not None:
+                    gains.append(s.psnr - at)
+                spread["self_calibrated"][s.knob].append(s.psnr)
+        for s in sweep(summaries, "semcache"):
+            if s.knob in SELF_CALIBRATED_SCALES:
+                spread["input_scaled"][s.knob].append(s.psnr)
+    lines = []
+    if gains:
+        lines.append(f"- self_calibrated vs the fixed sweep at equal compute speedup: mean {mean(gains):+.2f} dB "
+                     f"(min {min(gains):+.2f}, max {max(gains):+.2f}) over {len(gains)} schedule x scale points.")
+    for knob in SELF_CALIBRATED_SCALES:
+        a, b = spread["input_scaled"].get(knob, []), spread["self_calibrated"].get(knob, [])
+        if len(a) > 1 and len(b) > 1:
+            lines.append(f"- threshold_scale {knob:g}: PSNR spread across schedules (std) input_scaled "
+                         f"{pstdev(a):.2f} dB, self_calibrated {pstdev(b):.2f} dB.")
+    return lines or ["- no self_calibrated rows in this run."]
+
+
+def markdown_section(rows: list[dict[str, Any]]) -> str:
+    """The benchmark report's target-mode / error-check section (empty without target rows)."""
+    if not any(_target_of(r) is not None for r in rows):
+        return ""
+    table, totals = achieved_table(rows)
+    cost = totals["mean_cost_db"]
+    lines = [
+        "## Target mode and the error check",
+        "",
+        "`target_speedup` rows (compute speedup = transformer block work, uncached / cached, counted on the real "
+        "blocks). *cost* = the fixed-threshold sweep's PSNR at the same achieved speedup minus the target row's "
+        "(positive: target mode is worse; interpolated linearly between the sweep's points that reused "
+        "something, '-' outside them).",
+        "",
+        *table,
+        "",
+        f"Within +-10 %: {totals['within']}/{totals['samples']} samples; quality cost mean "
+        + ("-" if cost is None else f"{cost:+.2f} dB, max {totals['max_cost_db']:+.2f} dB") + ".",
+        "",
+        "Error check: measured / estimated error on computed steps right after reuse (below 1: E_t overestimates).",
+        "",
+        *ratio_table(rows),
+        "",
+        *calibration_verdict(rows),
+        "",
+        "![target vs achieved](target_vs_achieved.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """Achieved compute speedup against the target, one line per schedule, per-prompt dots, the
+    +-10 % band."""
+    groups: dict[tuple, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        t = _target_of(r)
+        if t is not None and _f(r.get("work_speedup")) is not None:
+            groups[schedule_of(r)][t].append(float(r["work_speedup"]))
+    if not groups:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    lo, hi = min(TARGETS) * 0.8, max(TARGETS) * 1.2
+    xs = [lo, hi]
+    ax.fill_between(xs, [x * (1 - TOLERANCE) for x in xs], [x * (1 + TOLERANCE) for x in xs], color="0.9",
+                    label="+-10 %")
+    ax.plot(xs, xs, "k--", lw=1, label="achieved = target")
+    for schedule, per_target in sorted(groups.items()):
+        targets = sorted(per_target)
+        line = ax.plot(targets, [mean(per_target[t]) for t in targets], "-o", ms=4, label=f"{schedule[0]} {schedule[1]}")
+        for t in targets:
+            ax.plot([t] * len(per_target[t]), per_target[t], ".", color=line[0].get_color(), alpha=0.4)
+    ax.set_xlabel("target_speedup")
+    ax.set_ylabel("achieved compute speedup (block work)")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("SemCache target mode: target vs achieved", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

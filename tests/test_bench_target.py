@@ -1,0 +1,60 @@
+"""The benchmark's target-mode rows, tables and plot (bench/harness/target.py) on synthetic rows."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from harness import suites, target  # noqa: E402
+
+
+def _row(label: str, tag: str, knob, speed: float, psnr: float, steps=30, sampler="uni_pc", ratio=None, family="semcache"):
+    row = {"method": label, "family": family, "tag": tag, "knob": "" if knob is None else knob, "settings": "{}",
+           "steps": steps, "sampler": sampler, "skipped_steps": 0, "block_work": 100.0, "ref_block_work": 100.0 * speed,
+           "cpu_s": 1.0, "ref_cpu_s": speed, "wall_s": 1.0, "ref_wall_s": speed, "psnr": psnr, "ssim": 0.9,
+           "motion_ratio": 1.0, "motion_error": 0.1, "work_speedup": speed}
+    if ratio is not None:
+        row["check_ratio_median"] = ratio
+    return row
+
+
+def test_every_schedule_gets_the_target_and_self_calibrated_rows():
+    methods = suites.target_suite()
+    tags = [m.tag for m in methods]
+    assert [m.settings["target_speedup"] for m in methods if "target_speedup" in m.settings] == [1.5, 2.0, 2.5, 3.0]
+    assert tags.count("self_calibrated") == len(target.SELF_CALIBRATED_SCALES)
+    assert len({m.label for m in methods}) == len(methods), "labels key the rows: they must differ"
+    assert all(m.tag not in ("", "default") for m in methods), "tagged: off the fixed sweep's curve"
+
+
+def test_tables_and_plot(tmp_path):
+    rows = [
+        _row("semcache 0.1", "", 0.1, 1.5, 40.0, ratio=0.5), _row("semcache 0.2", "default", 0.2, 2.0, 36.0, ratio=0.4),
+        _row("semcache 0.6", "", 0.6, 3.0, 30.0, ratio=0.3),
+        _row("semcache [target 2]", "target 2", None, 2.05, 35.5), _row("semcache [target 2]", "target 2", None, 1.7, 35.0),
+        _row("semcache 0.2 [self_calibrated]", "self_calibrated", 0.2, 2.5, 34.0, ratio=1.0),
+    ]  # fmt: skip
+    lines, totals = target.achieved_table(rows)
+    assert totals["within"] == 1 and totals["samples"] == 2
+    body = [line for line in lines if line.startswith("| 30 uni_pc | 2 |")]
+    assert len(body) == 1 and "| 1/2 |" in body[0]
+    section = target.markdown_section(rows)
+    assert "## Target mode and the error check" in section and "| 30 uni_pc | 0.40 (0.30-0.50) | 3 | 1.00" in section
+    assert "self_calibrated vs the fixed sweep at equal compute speedup: mean +1.00 dB" in section
+    assert target.plot(rows, tmp_path / "t.png").is_file()
+    assert target.markdown_section([r for r in rows if not r["tag"].startswith("target")]) == ""
+
+
+def test_error_check_fields():
+    records = [SimpleNamespace(check_measured=0.1, check_estimated=0.2), SimpleNamespace(check_measured=None,
+               check_estimated=None), SimpleNamespace(check_measured=0.3, check_estimated=0.1)]
+    fields = target.error_check_fields(SimpleNamespace(records=records))
+    assert fields == pytest.approx({"checks": 2, "check_ratio_median": 1.75, "check_ratio_min": 0.5, "check_ratio_max": 3.0})
+    assert target.error_check_fields(SimpleNamespace(records=[])) == {"checks": 0}
