@@ -65,6 +65,7 @@ class RunStats:
     leader_wait_timeouts: int = 0  # concurrent follower evaluations that computed without the leader's decision
     finished: bool = False
     error: str | None = None
+    reused: str = ""  # what a skipped step reuses (the variant's block stack and between-block work)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -146,6 +147,7 @@ class RunStats:
             "cache_mib": round(self.cache_bytes / 2**20, 3),
             "wall_seconds": round(self.wall_seconds, 3),
             "disabled_reason": self.disabled_reason,
+            "reused": self.reused,
             "warnings": self.final_warnings(),
             "steps": [
                 {
@@ -167,6 +169,8 @@ class RunStats:
         lines = [self.summary_line(), ""]
         if self.settings:
             lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()))
+        if self.reused:
+            lines.append(f"a skipped step reuses: {self.reused}")
         if self.token_blocks_total:
             total = self.token_blocks_total
             lines.append(
