@@ -311,3 +311,25 @@ def test_gates_are_gone_after_the_run(pack, variant_models):
                dm.audio_injector.injected_block_id if name == "s2v" else dm.face_adapter.fuser_blocks)
         assert now is originals[name] and type(now) in (dict, torch.nn.ModuleList)
         assert not any(m._forward_hooks or m._forward_pre_hooks for m in dm.modules())
+
+
+def test_a_post_block_patch_runs_uncached_with_a_warning(pack, wan_models):
+    """Newer ComfyUI (v0.29+) calls `patches["double_block"]` after every Wan block, outside the
+    block slots: such evaluations run uncached (a reused residual would skip or repeat the patch)."""
+    calls = []
+
+    def post_block(args: dict) -> dict:
+        calls.append(args["block_index"])
+        return {**args, "img": args["img"] * 1.01}
+
+    base = wan_models["t2v"].clone()
+    base.set_model_patch(post_block, "double_block")
+    reference = sample(base, latent(LAT), steps=STEPS)
+    model = patched(pack, base, **EAGER)
+    calls.clear()
+    with BlockCounter(model) as counter:
+        out = sample(model, latent(LAT), steps=STEPS, callback=counter.callback)
+    result = stats(model)
+    assert torch.equal(out, reference)
+    assert all(n == counter.n_blocks for n in counter.per_step)
+    assert result.skipped == 0 and any("patches['double_block']" in w for w in result.warnings), result.warnings
