@@ -97,7 +97,9 @@ def test_context_windows_with_semcache(pack, wan_models):
     exact, _ = counted(windowed(patched(pack, wan_models["t2v"], threshold_scale=0.0)), lat=WINDOW_LAT)
     assert torch.equal(exact, reference)
     windows = ref_counter.per_step[0] // n_blocks(base)
-    assert windows > 1 and all(t == 3 * 16 for t in ref_counter.tokens)  # windows really ran (3 frames each)
+    # windows really ran, each on part of the 5 frames (3 frames on 0.3.75; v0.33 lays them out differently)
+    assert windows > 1 and all(t < WINDOW_LAT[2] * 16 for t in ref_counter.tokens), sorted(set(ref_counter.tokens))
+    assert 3 * 16 in ref_counter.tokens
     model = windowed(patched(pack, wan_models["t2v"], **EAGER))
     out, counter = counted(model, lat=WINDOW_LAT)
     assert torch.isfinite(out).all()
