@@ -84,7 +84,9 @@ class SkippableModuleList(torch.nn.ModuleList):
         self._skipping = skipping
 
     def __getitem__(self, idx: Any) -> Any:
-        if not isinstance(idx, slice) and _skipping(self._skipping):
+        if isinstance(idx, slice):
+            return torch.nn.ModuleList(list(self._modules.values())[idx])
+        if _skipping(self._skipping):
             return _additive_zero
         return super().__getitem__(idx)
 

@@ -37,6 +37,7 @@ class WanAdapter(ModelAdapter):
     def __init__(self, diffusion_model):
         super().__init__(diffusion_model)
         self._work: BetweenBlockWork | None = None
+        self._work_found = False
 
     @classmethod
     def matches(cls, diffusion_model: object) -> bool:
@@ -72,8 +73,8 @@ class WanAdapter(ModelAdapter):
         return None
 
     def between_block_work(self, skipping: Callable[[], bool]) -> BetweenBlockWork | None:
-        if self._work is None:
-            self._work = self._find_between_block_work(skipping)
+        if not self._work_found:  # built once per adapter (one run, one model): the gates stay the same objects
+            self._work, self._work_found = self._find_between_block_work(skipping), True
         return self._work
 
     def _find_between_block_work(self, skipping: Callable[[], bool]) -> BetweenBlockWork | None:
