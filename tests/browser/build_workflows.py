@@ -839,7 +839,7 @@ def specs() -> list[W]:
 # -- building -------------------------------------------------------------------------------------
 def widget_inputs(info: dict) -> list[tuple[str, Any, dict]]:
     """(name, kind, options) of the inputs the frontend shows as widgets, in widgets_values order;
-    a seed's `control_after_generate` and an image upload button are extra values after theirs."""
+    a seed's `control_after_generate` and an image or video upload button are extra values after theirs."""
     widgets = []
     for section in ("required", "optional"):
         for name in info.get("input_order", {}).get(section, []):
@@ -849,7 +849,7 @@ def widget_inputs(info: dict) -> list[tuple[str, Any, dict]]:
                 widgets.append((name, kind, options))
                 if options.get("control_after_generate"):
                     widgets.append(("control_after_generate", ["fixed", "increment", "decrement", "randomize"], {}))
-                if options.get("image_upload"):
+                if options.get("image_upload") or options.get("video_upload"):  # LoadVideo: [file, "image"]
                     widgets.append(("upload", "IMAGEUPLOAD", {}))
     return widgets
 
