@@ -1,4 +1,4 @@
-"""A long-running server: 20 queued runs in a row, one interrupted through /interrupt (issue 14, P8).
+"""A long-running server: 25 queued runs in a row, one interrupted through /interrupt (issue 14, P8).
 
 Prompts, latent sizes and step counts change from run to run (five configurations, in a cycle);
 one of them is a Wan VACE run (two chained core WanVaceToVideo nodes: two control videos at
