@@ -202,7 +202,9 @@ def test_twenty_runs_with_an_interrupt_leave_nothing_and_do_not_grow(soak_server
     assert len(vace_runs) == CYCLES and all(r["family"] == "Wan VACE" and r["skipped"] > 0 for r in vace_runs), vace_runs
     assert vace_latents[0].shape[2] == 3 and all(torch.equal(vace_latents[0], v) for v in vace_latents.values())
     # no growth after the first cycle: tensor bytes exactly, RSS within allocator noise
-    assert all(m["tensor_bytes"] == memory[1]["tensor_bytes"] for m in memory[1:]), memory
+    # (v0.33 holds fewer bytes after the interrupted cycle: no outputs of that run are cached)
+    assert all(m["tensor_bytes"] <= memory[1]["tensor_bytes"] for m in memory[1:]), memory
+    assert memory[-1]["tensor_bytes"] == memory[1]["tensor_bytes"], memory
     # (a leak grows every cycle, so the lower of the last two cycles shows it; a one-off allocator
     # spike in one cycle does not count)
     assert min(m["rss"] for m in memory[-2:]) - memory[1]["rss"] < 32 * 2**20, memory
