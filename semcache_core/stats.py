@@ -170,7 +170,7 @@ class RunStats:
         if self.settings:
             lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()))
         if self.reused:
-            lines.append(f"a skipped step reuses: {self.reused}")
+            lines.append(f"reused residual: {self.reused}")
         if self.token_blocks_total:
             total = self.token_blocks_total
             lines.append(

@@ -243,7 +243,7 @@ def test_skipped_steps_run_nothing_between_blocks_and_reuse_it_once(pack, varian
     # the Cache Stats report names the variant and what a skipped step reuses
     report = result.report()
     assert result.family == variant.label and variant.label in report
-    assert "a skipped step reuses: block stack + " in report
+    assert "reused residual: block stack + " in report
 
 
 def mismatches(spy: ModelSpy) -> int:
