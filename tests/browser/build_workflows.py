@@ -98,7 +98,7 @@ MODEL_URLS = {  # file name -> (folder under models/, download link), as in the 
     "hunyuanvideo15_vae_fp16.safetensors": ("vae", f"{_HV15}/vae/hunyuanvideo15_vae_fp16.safetensors"),
 }
 # inputs whose values are file names on the user's machine (not in the test server's lists)
-FILE_INPUTS = {"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name", "image", "file"}
+FILE_INPUTS = {"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name", "image"}
 
 NEGATIVE_WAN = (
     "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
