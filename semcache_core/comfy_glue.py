@@ -12,10 +12,11 @@ import contextvars
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .adapters import ModelAdapter, ProbePoint, detect_adapter
+from .between_blocks import BetweenBlockWork, restore, swap_in
 from .compile_guard import eager, eager_frame
 from .config import SemCacheConfig
 from .registry import latest, publish
@@ -150,6 +151,8 @@ def outer_sample_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
         percent_to_sigma=sampling.percent_to_sigma,
         denoise=_denoiser(sampling),
     )
+    adapter.between_block_work(_skipping)
+    run.stats.reused = adapter.reused_work()
     if run.disabled_reason:
         log.info("SemCache: caching off for this run: %s", run.disabled_reason)
     elif run.tmm_disabled_reason:
@@ -226,6 +229,7 @@ class _Begun:
     evaluation: Evaluation
     token: contextvars.Token
     handles: list
+    gates: list = field(default_factory=list)  # between-block gates to put back (between_blocks.py)
 
 
 @eager
@@ -262,6 +266,9 @@ def _begin_evaluation(diffusion_model: Any, args: tuple, kwargs: dict) -> _Begun
     )
     begun = _Begun(evaluation, _current.set(evaluation), [])
     try:
+        work = adapter.between_block_work(_skipping)
+        if work is not None:
+            _gate_between_block_work(begun, work)
         if evaluation.cond_chunks and run.wants_probe():
             for point in adapter.probe_points(run.probe_layers):
                 begun.handles.extend(_probe_hooks(evaluation, point))
@@ -285,7 +292,35 @@ def _end_evaluation(begun: _Begun) -> None:
     for handle in begun.handles:
         handle.remove()
     begun.handles.clear()
+    restore(begun.gates)
     _current.reset(begun.token)
+
+
+@eager
+def _skipping() -> bool:
+    """Whether the evaluation running now (in this thread) is a skipped one: the gates ask."""
+    evaluation = _current.get()
+    return evaluation is not None and evaluation.skip
+
+
+def _gate_between_block_work(begun: _Begun, work: BetweenBlockWork) -> None:
+    """For one evaluation: gates in, and the residual measured at the stack's real end.
+
+    The block slots then only decide and skip; the residual (and the Eq. 8 record) is taken at
+    the input of `work.stack_end`, after the last between-block contribution, not after the
+    last block.
+    """
+    evaluation = begun.evaluation
+    block_type = evaluation.run.block_keys[-1][0]
+    evaluation.last_block = -1  # no block ends the stack
+
+    @eager
+    def end_of_stack(module: Any, inputs: tuple) -> None:
+        if not evaluation.skip and evaluation.stack_in is not None and inputs:
+            evaluation.finish_stack({"img": inputs[0]}, block_type)
+
+    begun.handles.append(work.stack_end.register_forward_pre_hook(end_of_stack))
+    begun.gates.extend(swap_in(work.gates))
 
 
 def _probe_hooks(evaluation: Evaluation, point: ProbePoint) -> list:

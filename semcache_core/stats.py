@@ -72,6 +72,7 @@ class RunStats:
     error: str | None = None
     target_speedup: float = 0.0  # target_speedup mode (controller.py); 0 = off
     target_reachable: float | None = None  # the most the limits allow on this schedule
+    reused: str = ""  # what a skipped step reuses (the variant's block stack and between-block work)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -159,6 +160,7 @@ class RunStats:
             "cache_mib": round(self.cache_bytes / 2**20, 3),
             "wall_seconds": round(self.wall_seconds, 3),
             "disabled_reason": self.disabled_reason,
+            "reused": self.reused,
             "warnings": self.final_warnings(),
             "target_speedup": self.target_speedup or None,
             "target_reachable": _finite(self.target_reachable),
@@ -196,6 +198,8 @@ class RunStats:
         lines = [self.summary_line(), ""]
         if self.settings:
             lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()))
+        if self.reused:
+            lines.append(f"reused residual: {self.reused}")
         if self.token_blocks_total:
             total = self.token_blocks_total
             lines.append(

@@ -129,9 +129,24 @@ def _prepare_base(base: Path) -> Path:
 
     (base / "input").mkdir(exist_ok=True)
     Image.new("RGB", (64, 64), (90, 120, 160)).save(base / "input" / "example.png")
+    _write_control_video(base / "input" / "control_video.mp4")  # the VACE workflow's control video
     # no first-run template browser over the canvas
     write_user_settings(base, {"Comfy.TutorialCompleted": True})
     return base
+
+
+def _write_control_video(path: Path) -> None:
+    """A real 9-frame 64x64 video (PyAV, a ComfyUI requirement): LoadVideo validates the file."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=16)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(9):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 20 * i, dtype=np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,7 @@
-"""Model families and variants: unsupported models fail clearly, VACE runs uncached."""
+"""Model families and variants: unsupported models fail clearly; Wan variants skip for real.
+
+VACE, S2V, Animate, HuMo and Camera with their own inputs: tests/test_between_blocks.py.
+"""
 
 from __future__ import annotations
 
@@ -39,22 +42,6 @@ def test_unsupported_model_through_the_node(pack, image_model):
             probe_layers=15, alpha=-1.0, beta=-1.0, tanh_scale=1.0, error_model="input_scaled",
             cache_device="model_device",
         )
-
-
-def test_vace_runs_uncached_with_a_logged_reason(pack, wan_paths, caplog):
-    from tiny_models import load
-
-    vace = load(wan_paths["vace"])
-    assert type(vace.get_model_object("diffusion_model")).__name__ == "VaceWanModel"
-    base = sample(vace, latent((1, 16, 3, 8, 8)), steps=12)
-    model = patched(pack, vace, threshold_scale=50.0, start_percent=0.0)
-    with caplog.at_level("INFO", logger="SemCache"), BlockCounter(model) as counter:
-        out = sample(model, latent((1, 16, 3, 8, 8)), steps=12, callback=counter.callback)
-    assert torch.equal(out, base)
-    assert all(n == counter.n_blocks for n in counter.per_step)
-    run = stats(model)
-    assert run.disabled_reason and "VACE" in run.disabled_reason
-    assert any("VACE" in r.getMessage() and "caching off" in r.getMessage() for r in caplog.records)
 
 
 def test_engine_never_imports_comfy_outside_the_glue():

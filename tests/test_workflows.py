@@ -34,7 +34,21 @@ def test_there_are_example_workflows():
         "semcache_hunyuan_video_t2v",
         "semcache_proxy_wan_demo",
         "semcache_wan_t2v_compare",
+        "semcache_wan_vace",
     } <= names
+
+
+def test_vace_workflow_caches_a_control_video_run():
+    """semcache_wan_vace.json: the VACE model, a control video into WanVaceToVideo, whose
+    conditioning and latent drive the SemCache-patched sampler (the hint blocks are cached)."""
+    workflow = load(REPO / "workflows" / "semcache_wan_vace.json")
+    (loader,) = [n for n in workflow["nodes"] if n["type"] == "UNETLoader"]
+    assert loader["widgets_values"][0] == "wan2.1_vace_1.3B_fp16.safetensors"
+    (sampler,) = [n for n in workflow["nodes"] if n["type"] == "KSampler"]
+    assert _source(workflow, sampler, "model")["type"] == "SemCachePatchModel"
+    vace = _source(workflow, sampler, "positive")
+    assert vace["type"] == "WanVaceToVideo" and _source(workflow, sampler, "latent_image")["id"] == vace["id"]
+    assert _source(workflow, _source(workflow, vace, "control_video"), "video")["type"] == "LoadVideo"
 
 
 def test_compare_workflow_is_a_same_seed_ab():

@@ -22,24 +22,32 @@ WAN_VARIANTS = {
     # VACE: hint blocks after every 2nd main block; context = 16 latent*2 + 64 mask channels
     "vace": dict(model_class="VaceWanModel", in_dim=16, out_dim=16, vace_layers=3, vace_in_dim=96),
 }
-# Built only by the tests that need them (not by the session's wan_models fixture).
-EXTRA_WAN_VARIANTS = {
-    # HuMo (audio-driven): a WanModel subclass with audio cross-attention; its audio projection alone
-    # is 26M parameters (fixed sizes), so it is built on demand
-    "humo": dict(model_class="HumoWanModel", in_dim=16, out_dim=16),
-}
 NUM_LAYERS = 6
 WEIGHT_SCALE = 0.05
+# Built on demand (tests/test_between_blocks.py), not by the session fixture: HuMo's audio
+# projection and Animate's face encoders have a fixed size of about 40M parameters.
+WAN_EXTRA_VARIANTS = {
+    # S2V: audio injected after blocks 0 and 4 (ComfyUI's default inject layers); with 5 blocks
+    # the last injection follows the last block
+    "s2v": dict(model_class="WanModel_S2V", in_dim=16, out_dim=16, num_layers=5),
+    # Animate: face adapter fuser after every 5th block (0 with 5 blocks); I2V-style 36 channels
+    "animate": dict(model_class="AnimateWanModel", in_dim=36, out_dim=16, num_layers=5),
+    "humo": dict(model_class="HumoWanModel", in_dim=16, out_dim=16, num_layers=4),
+}
 
 
 def build_wan(variant: str, path: Path, num_layers: int = NUM_LAYERS, seed: int = 0) -> Path:
     import comfy.ldm.wan.model
+    import comfy.ldm.wan.model_animate
     import comfy.ops
 
     if path.exists():
         return path
-    kwargs = dict({**WAN_VARIANTS, **EXTRA_WAN_VARIANTS}[variant])
-    model_class = getattr(comfy.ldm.wan.model, kwargs.pop("model_class", "WanModel"))
+    kwargs = dict({**WAN_VARIANTS, **WAN_EXTRA_VARIANTS}[variant])
+    class_name = kwargs.pop("model_class", "WanModel")
+    module = comfy.ldm.wan.model_animate if class_name == "AnimateWanModel" else comfy.ldm.wan.model
+    model_class = getattr(module, class_name)
+    num_layers = kwargs.pop("num_layers", num_layers)
     torch.manual_seed(seed)
     model = model_class(
         dim=128, ffn_dim=256, num_heads=1, num_layers=num_layers, text_dim=4096,
@@ -116,3 +124,16 @@ def build_hunyuan(variant: str, path: Path, depth: int = 3, seed: int = 0) -> Pa
         model, path, seed,
         ones=lambda key, v: ("norm" in key or key.endswith(".scale")) and not key.endswith("bias") and v.ndim == 1,
     )
+
+
+def build_wan_vae(path: Path, dim: int = 8, seed: int = 0) -> Path:
+    """A tiny Wan 2.1 VAE (ComfyUI's WanVAE, the channel width `dim` is read back from the weights),
+    for graphs with core nodes that encode images, e.g. WanVaceToVideo's control video."""
+    from comfy.ldm.wan.vae import WanVAE
+
+    if path.exists():
+        return path
+    torch.manual_seed(seed)
+    model = WanVAE(dim=dim, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                   temperal_downsample=[False, True, True])
+    return save_random_weights(model, path, seed, ones=lambda key, v: key.endswith("gamma"))

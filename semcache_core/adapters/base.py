@@ -6,10 +6,13 @@ its blocks, probe modules and video tokens are. The engine never names a model f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from ..between_blocks import BetweenBlockWork
 
 
 class UnsupportedModelError(TypeError):
@@ -67,6 +70,16 @@ class ModelAdapter:
     def evaluation_blocker(self, args: tuple, kwargs: dict) -> str | None:
         """Why this one model call must run uncached (e.g. a ControlNet adds between blocks)."""
         return None
+
+    def between_block_work(self, skipping: Callable[[], bool]) -> BetweenBlockWork | None:
+        """What this variant runs between blocks, outside the block slots, and its gates
+        (`between_blocks.py`); None when the block slots see all the work. `skipping` tells the
+        gates whether the current evaluation is a skipped one. Same object on every call."""
+        return None
+
+    def reused_work(self) -> str:
+        """What a skipped step reuses, for the stats."""
+        return f"block stack ({len(self.block_keys())} blocks)"
 
     def stack_input(self, args: dict) -> torch.Tensor:
         """Image hidden states entering the first block."""

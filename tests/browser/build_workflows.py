@@ -45,6 +45,10 @@ MODEL_URLS = {  # file name -> (folder under models/, download link), as in the 
         f"{_WAN21}/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
     ),
     "wan_2.1_vae.safetensors": ("vae", f"{_WAN21}/vae/wan_2.1_vae.safetensors"),
+    "wan2.1_vace_1.3B_fp16.safetensors": (
+        "diffusion_models",
+        f"{_WAN21}/diffusion_models/wan2.1_vace_1.3B_fp16.safetensors",
+    ),
     "wan2.2_vae.safetensors": ("vae", f"{_WAN22}/vae/wan2.2_vae.safetensors"),
     "wan2.2_ti2v_5B_fp16.safetensors": (
         "diffusion_models",
@@ -536,6 +540,81 @@ def _wan22_14b(i2v: bool) -> W:
     )
 
 
+def _wan_vace() -> W:
+    """Wan 2.1 VACE 1.3B driven by a control video (depth, pose, edges...) through WanVaceToVideo."""
+    name = "semcache_wan_vace"
+    nodes = [
+        N(1, "UNETLoader", (0, 0), {"unet_name": "wan2.1_vace_1.3B_fp16.safetensors"}),
+        N(2, "ModelSamplingSD3", (0, 140), {"shift": 8}),
+        N(5, "CLIPLoader", (0, 250), {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan"}),
+        N(10, "VAELoader", (0, 410), {"vae_name": "wan_2.1_vae.safetensors"}),
+        N(15, "LoadVideo", (0, 530), {"file": "control_video.mp4"}, title="Control video (depth, pose or edges)",
+          size=(340, 400)),
+        N(16, "GetVideoComponents", (0, 960)),
+        N(
+            6,
+            "CLIPTextEncode",
+            (380, 0),
+            {
+                "text": (
+                    "A dancer in a flowing red dress spins on a wooden stage under warm spotlights, dust glittering "
+                    "in the light, the camera holds steady."
+                )
+            },
+            title="CLIP Text Encode (Positive Prompt)",
+            color="#232",
+            bgcolor="#353",
+        ),
+        N(
+            7,
+            "CLIPTextEncode",
+            (380, 230),
+            {"text": NEGATIVE_WAN},
+            title="CLIP Text Encode (Negative Prompt)",
+            color="#322",
+            bgcolor="#533",
+        ),
+        N(8, "WanVaceToVideo", (380, 450), {"width": 832, "height": 480, "length": 81, "batch_size": 1,
+                                            "strength": 1.0}),
+        semcache(3, (820, 0)),
+        N(
+            4,
+            "KSampler",
+            (1200, 0),
+            {"seed": 42, "steps": 30, "cfg": 6, "sampler_name": "uni_pc", "scheduler": "simple"},
+        ),
+        stats(9, (1560, 0)),
+        N(11, "VAEDecode", (2160, 0)),
+        N(12, "CreateVideo", (2160, 110), {"fps": 16}),
+        N(13, "SaveVideo", (2160, 240), {"filename_prefix": f"video/{name}"}),
+        note(
+            14,
+            (820, 420),
+            (
+                "## SemCache: Wan 2.1 VACE 1.3B\n\n"
+                "Model files:\n"
+                "- `diffusion_models/wan2.1_vace_1.3B_fp16.safetensors`\n"
+                "- `text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors`\n"
+                "- `vae/wan_2.1_vae.safetensors`\n\n"
+                "Pick a control video (a depth, pose or edge video, 81 frames at 832x480 works best) in *Control "
+                "video*. VACE runs its hint blocks between the transformer blocks; on a skipped step SemCache "
+                "reuses them with the rest of the block stack, and Cache Stats says so. With a reference image on "
+                "Wan Vace To Video, add *Trim Video Latent* after Cache Stats (trim_latent)."
+            ),
+            size=(340, 340),
+        ),
+    ]
+    links = [
+        (1, 0, 2, "model"), (2, 0, 3, "model"), (3, 0, 4, "model"), (3, 0, 9, "model"),
+        (5, 0, 6, "clip"), (5, 0, 7, "clip"), (15, 0, 16, "video"),
+        (6, 0, 8, "positive"), (7, 0, 8, "negative"), (10, 0, 8, "vae"), (16, 0, 8, "control_video"),
+        (8, 0, 4, "positive"), (8, 1, 4, "negative"), (8, 2, 4, "latent_image"),
+        (4, 0, 9, "latent"), (9, 0, 11, "samples"), (10, 0, 11, "vae"), (11, 0, 12, "images"), (12, 0, 13, "video"),
+    ]  # fmt: skip
+    return W(name, "Wan 2.1 VACE 1.3B (control video to video) with SemCache", nodes, links,
+             groups=[("SemCache", [3])])
+
+
 def _hunyuan_v10() -> W:
     name = "semcache_hunyuan_video_t2v"
     nodes = [
@@ -764,6 +843,7 @@ def specs() -> list[W]:
         _wan22_5b(),
         _wan22_14b(i2v=False),
         _wan22_14b(i2v=True),
+        _wan_vace(),
         _hunyuan_v10(),
         _hunyuan_v15(),
         _proxy_demo(),
@@ -773,7 +853,7 @@ def specs() -> list[W]:
 # -- building -------------------------------------------------------------------------------------
 def widget_inputs(info: dict) -> list[tuple[str, Any, dict]]:
     """(name, kind, options) of the inputs the frontend shows as widgets, in widgets_values order;
-    a seed's `control_after_generate` and an image upload button are extra values after theirs."""
+    a seed's `control_after_generate` and an image or video upload button are extra values after theirs."""
     widgets = []
     for section in ("required", "optional"):
         for name in info.get("input_order", {}).get(section, []):
@@ -783,7 +863,7 @@ def widget_inputs(info: dict) -> list[tuple[str, Any, dict]]:
                 widgets.append((name, kind, options))
                 if options.get("control_after_generate"):
                     widgets.append(("control_after_generate", ["fixed", "increment", "decrement", "randomize"], {}))
-                if options.get("image_upload"):
+                if options.get("image_upload") or options.get("video_upload"):  # LoadVideo: [file, "image"]
                     widgets.append(("upload", "IMAGEUPLOAD", {}))
     return widgets
 
