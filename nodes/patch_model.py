@@ -81,7 +81,7 @@ class SemCachePatchModel(io.ComfyNode):
                     "run without caching.",
                 ),
                 io.Float.Input(
-                    "target_speedup", default=0.0, min=0.0, max=20.0, step=0.05,
+                    "target_speedup", default=0.0, min=0.0, max=20.0, step=0.05, optional=True,
                     tooltip="Ask for a speed instead of a threshold: 2 = half the transformer work. The "
                     "threshold is then set during the run (threshold_scale is not used) and reuse still goes "
                     "to the steps with the lowest estimated error. 0 = off. If the step limits do not allow "
