@@ -30,6 +30,8 @@ class SemCacheConfig:
     min_steps: int = 10
     warmup_evaluations: int = 2
     norm_stride: int = 4
+    # most tokens the Eq. 8 samples and probe sums keep (memory.token_sample; README "Memory")
+    norm_token_budget: int = 192
 
     def __post_init__(self) -> None:
         problems = []
@@ -53,8 +55,8 @@ class SemCacheConfig:
             problems.append(f"threshold_mode must be one of {THRESHOLD_MODES}, got {self.threshold_mode!r}")
         if self.cache_device not in CACHE_DEVICES:
             problems.append(f"cache_device must be one of {CACHE_DEVICES}, got {self.cache_device!r}")
-        if self.min_steps < 1 or self.warmup_evaluations < 1 or self.norm_stride < 1:
-            problems.append("min_steps, warmup_evaluations and norm_stride must be >= 1")
+        if min(self.min_steps, self.warmup_evaluations, self.norm_stride, self.norm_token_budget) < 1:
+            problems.append("min_steps, warmup_evaluations, norm_stride and norm_token_budget must be >= 1")
         if problems:
             raise ValueError("SemCache: " + "; ".join(problems))
 
