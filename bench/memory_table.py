@@ -74,14 +74,14 @@ def holdings(s: Shape, budget: int | None = BUDGET, sample_bytes: int | None = N
 
 def table() -> list[str]:
     lines = ["| model, size | tokens | MagCache/TeaCache-style (1 residual/stream) | SemCache | SemCache + TMM "
-             "(predicted_clean) | before the budget (reported / held) |", "|---|---:|---:|---:|---:|---:|"]
+             "(noisy_latent / predicted_clean motion) | before the budget (reported / held) |", "|---|---:|---:|---:|---:|---:|"]
     for s in SHAPES:
         new, old = holdings(s), holdings(s, budget=None, sample_bytes=4)
         peer = new["residuals"]
         tmm = sum(new.values()) + s.latent * 4
         lines.append(
             f"| {s.name} | {s.tokens:,} | {peer / MiB:,.0f} MiB | {sum(new.values()) / MiB:,.0f} MiB "
-            f"({sum(new.values()) / peer:.3f}x) | {tmm / MiB:,.0f} MiB | "
+            f"({sum(new.values()) / peer:.3f}x) | {sum(new.values()) / MiB:,.0f} / {tmm / MiB:,.0f} MiB | "
             f"{old['residuals'] / MiB:,.0f} / {sum(old.values()) / MiB:,.0f} MiB ({sum(old.values()) / peer:.2f}x) |"
         )
     return lines
