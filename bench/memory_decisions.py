@@ -94,6 +94,14 @@ def tiny_runner(seeds: int):
     return model, [(f"seed {s}", make(s)) for s in range(seeds)], 2304
 
 
+def deviation(errors: list, reference: list, pattern: str, ref_pattern: str) -> float | None:
+    """Largest relative difference of E_t from the reference run's, over the steps before the
+    two step patterns first differ (after that the runs are in different states)."""
+    same = next((i for i, (a, b) in enumerate(zip(pattern, ref_pattern)) if a != b), len(pattern))
+    pairs = [(e, r) for e, r in zip(errors[:same], reference[:same]) if e is not None and r]
+    return max((abs(e - r) / abs(r) for e, r in pairs), default=None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="random tiny Wan at 2,304 tokens instead of the proxy")
@@ -122,16 +130,23 @@ def main() -> None:
                 out = run(patched, steps, sampler).float()
                 stats = glue.latest_stats(patched)
                 pattern = "".join("." if r.decision == "skipped" else "C" for r in stats.records)
+                errors = [r.error for r in stats.records]
                 rows.append(dict(schedule=f"{steps} {sampler}", case=name, variant=label, skipped=stats.skipped,
-                                 pattern=pattern, psnr=psnr(out, ref), cache_mib=stats.cache_bytes / 2**20))
-                print(rows[-1], flush=True)
+                                 pattern=pattern, psnr=psnr(out, ref), cache_mib=stats.cache_bytes / 2**20,
+                                 e_dev=0.0, errors=errors))
+                first = next(r for r in rows if r["schedule"] == rows[-1]["schedule"] and r["case"] == name)
+                rows[-1]["e_dev"] = deviation(errors, first["errors"], pattern, first["pattern"])  # vs "before"
+                print({k: v for k, v in rows[-1].items() if k != "errors"}, flush=True)
     what = "random tiny Wan (4 blocks, dim 256, fp32)" if args.tiny else f"proxy `{PROXY_CHECKPOINT.name}`"
     lines = ["# Bounded token sample: decisions before/after (issue 24)", "",
              f"`bench/memory_decisions.py{' --tiny' if args.tiny else ''}` in {(time.time() - started) / 60:.1f} min, "
              f"{what}, {tokens} tokens, threshold_scale {threshold}, cfg batched, 1 thread. PSNR (proxy: decoded RGB; "
              "tiny: the latent, peak 1) against the uncached sample of the same seed and schedule (dB); `.` skipped step, `C` computed.", "",
-             "| schedule | case | variant | skipped | PSNR | pattern |", "|---|---|---|---:|---:|---|"]
-    lines += [f"| {r['schedule']} | {r['case']} | {r['variant']} | {r['skipped']} | {r['psnr']:.2f} | `{r['pattern']}` |"
+             "*E_t dev*: the largest relative difference of the error estimate E_t from the `before` run's, "
+             "over the steps before their patterns first differ.", "",
+             "| schedule | case | variant | skipped | PSNR | E_t dev | pattern |", "|---|---|---|---:|---:|---:|---|"]
+    lines += [f"| {r['schedule']} | {r['case']} | {r['variant']} | {r['skipped']} | {r['psnr']:.2f} | "
+              f"{'-' if r['e_dev'] is None else format(100 * r['e_dev'], '.2f') + '%'} | `{r['pattern']}` |"
               for r in rows]
     lines += ["", "Means per schedule and variant:", "", "| schedule | variant | mean skipped | mean PSNR |",
               "|---|---|---:|---:|"]
