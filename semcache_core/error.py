@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -11,7 +12,12 @@ EPS = 1e-8
 
 def l1(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute value: an L1 norm up to the element count, which cancels in every ratio."""
-    return x.abs().mean()
+    return x.float().abs().mean()
+
+
+def diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a - b in fp32: samples are kept in the model's dtype, their norms are taken in fp32."""
+    return a.float() - b.float()
 
 
 @dataclass
@@ -33,8 +39,9 @@ class ErrorAccumulator:
     evaluation (`input_scaled`), or 1 (`paper`, Eq. 8 taken literally).
     """
 
-    def __init__(self, error_model: str):
+    def __init__(self, error_model: str, on_change: Callable[..., None] | None = None):
         self.error_model = error_model
+        self.on_change = on_change  # called with `samples` whenever they change (memory.MemoryLedger)
         self.reset()
 
     def reset(self) -> None:
@@ -46,6 +53,11 @@ class ErrorAccumulator:
         self.prev_input: torch.Tensor | None = None
 
     @property
+    def samples(self) -> tuple[torch.Tensor | None, ...]:
+        """The token samples kept between evaluations (prev_input is often last_in itself)."""
+        return self.last_in, self.last_out, self.prev_input
+
+    @property
     def ready(self) -> bool:
         return self.rho is not None and self.k is not None
 
@@ -54,7 +66,7 @@ class ErrorAccumulator:
             return 1.0
         if self.prev_input.shape != current_in.shape:
             return float("inf")
-        return float(l1(current_in - self.prev_input) / (l1(self.prev_input) + EPS))
+        return float(l1(diff(current_in, self.prev_input)) / (l1(self.prev_input) + EPS))
 
     def candidate(self, current_in: torch.Tensor) -> tuple[float, float]:
         """Error if this evaluation were skipped, and the delta used."""
@@ -64,16 +76,17 @@ class ErrorAccumulator:
     def accept_skip(self, error: float, current_in: torch.Tensor) -> None:
         self.error = error
         self.prev_input = current_in
+        self._changed()
 
     def record_computed(self, block_in: torch.Tensor, block_out: torch.Tensor) -> None:
         """Update rho and k from this and the previous computed step; E restarts at 0."""
         if self.last_in is not None and self.last_in.shape == block_in.shape:
             values = torch.stack(
                 [
-                    l1(block_out - block_in),
-                    l1(self.last_out - self.last_in),
-                    l1(block_out - self.last_out),
-                    l1(block_in - self.last_in),
+                    l1(diff(block_out, block_in)),
+                    l1(diff(self.last_out, self.last_in)),
+                    l1(diff(block_out, self.last_out)),
+                    l1(diff(block_in, self.last_in)),
                 ]
             ).tolist()
             self.rho = values[0] / (values[1] + EPS)
@@ -81,6 +94,11 @@ class ErrorAccumulator:
         self.error = 0.0
         self.last_in, self.last_out = block_in, block_out
         self.prev_input = block_in
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(*self.samples)
 
 
 @dataclass(frozen=True)

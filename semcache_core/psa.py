@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .memory import token_sample
+
 EPS = 1e-8
 
 
@@ -67,19 +69,24 @@ def skip_threshold(p_s: float, threshold_scale: float, mode: str) -> float:
 
 
 class ProbeAccumulator:
-    """Sums cross-attention input/output over the probe layers of one evaluation."""
+    """Sums cross-attention input/output over the probe layers of one evaluation.
 
-    def __init__(self, token_stride: int):
+    Over a bounded token sample (`memory.token_sample`), in fp32, on `device` (the cache device).
+    """
+
+    def __init__(self, token_stride: int, token_budget: int = 2**62, device: torch.device | None = None):
         self.token_stride = token_stride
+        self.token_budget = token_budget
+        self.device = device
         self.sum_in: torch.Tensor | None = None
         self.sum_out: torch.Tensor | None = None
         self.layers = 0
 
     def add(self, z_in: torch.Tensor, z_out: torch.Tensor) -> None:
-        zi = z_in[:, :: self.token_stride].detach().float()
-        zo = z_out[:, :: self.token_stride].detach().float()
+        zi = token_sample(z_in, self.token_stride, self.token_budget, self.device).float()
+        zo = token_sample(z_out, self.token_stride, self.token_budget, self.device).float()
         if self.sum_in is None or self.sum_in.shape != zi.shape:
-            self.sum_in, self.sum_out, self.layers = zi.clone(), zo.clone(), 1
+            self.sum_in, self.sum_out, self.layers = zi, zo, 1  # fresh copies
         else:
             self.sum_in += zi
             self.sum_out += zo

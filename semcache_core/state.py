@@ -17,9 +17,14 @@ import torch
 
 from .adapters.base import ModelAdapter
 from .config import SemCacheConfig
+<<<<<<< HEAD
 from .controller import TargetPlan, WindowController, skip_rule
 from .error import Decision, ScheduleLimits
 from .error_check import ErrorCheck, check_estimate, measure_check
+=======
+from .error import Decision, ErrorAccumulator, ScheduleLimits
+from .memory import MemoryLedger, ResidualCache, token_sample
+>>>>>>> issue-24
 from .psa import ProbeAccumulator, SemanticScore, select_probe_layers, skip_threshold
 from .stats import EvalRecord, RunStats
 from . import sync
@@ -29,6 +34,20 @@ from .tmm import FrameStaleness, TMMConfig, frame_token_index, motion_scores, se
 Denoiser = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
 
 
+<<<<<<< HEAD
+=======
+class WindowController:
+    """Decision state of the leader stream in one context window."""
+
+    def __init__(self, config: SemCacheConfig, on_change: Callable[..., None] | None = None):
+        self.errors = ErrorAccumulator(config.error_model, on_change)  # on_change: its samples, for the ledger
+        self.evaluations = 0
+        self.consecutive_skips = 0
+        self.staleness: FrameStaleness | None = None
+        self.predicted_clean: torch.Tensor | None = None
+
+
+>>>>>>> issue-24
 class RunState:
     """One sampler call: limits from its sigma schedule, caches, decisions and stats."""
 
@@ -71,7 +90,8 @@ class RunState:
         self._adapters: dict[int, ModelAdapter] = {id(adapter.model): adapter}
         self._evaluations_at: dict[tuple, int] = {}  # (streams, window, sigma) -> evaluations so far
         self.windows: dict[Hashable, WindowController] = {}
-        self.residuals: dict[tuple[Hashable, Hashable], torch.Tensor] = {}
+        self.memory = MemoryLedger()  # every tensor this run keeps, by kind; its peak is the report's cache
+        self.residuals = ResidualCache(self.memory, self.cache_device)
         self.score: SemanticScore | None = None
         self.scored_computations = 0
         self.stats = RunStats(family=adapter.variant(), total_steps=self.steps, settings=self._settings())
@@ -129,7 +149,11 @@ class RunState:
     def window(self, key: Hashable) -> WindowController:
         with self.lock:
             if key not in self.windows:
+<<<<<<< HEAD
                 self.windows[key] = WindowController(self.config, self.plan)
+=======
+                self.windows[key] = WindowController(self.config, lambda *t: self.memory.hold("error_samples", key, *t))
+>>>>>>> issue-24
             return self.windows[key]
 
     def adapter_for(self, diffusion_model: Any) -> ModelAdapter:
@@ -165,16 +189,10 @@ class RunState:
             self.stats.warn(message)
 
     def residual(self, stream: Hashable, window: Hashable, like: torch.Tensor) -> torch.Tensor | None:
-        cached = self.residuals.get((stream, window))
-        if cached is None or cached.shape != like.shape:
-            return None
-        return cached
+        return self.residuals.get((stream, window), like)
 
     def store_residual(self, stream: Hashable, window: Hashable, residual: torch.Tensor) -> None:
-        target = self.cache_device or residual.device  # default: the device that evaluated it
-        stored = residual.detach().to(target, copy=True)
-        with self.lock:
-            self.residuals[(stream, window)] = stored
+        self.residuals.put((stream, window), residual)
 
     def note_computed_prompt(self, probe: ProbeAccumulator) -> None:
         """A computed evaluation with conditional rows: refresh p_s from the second on (paper §3.2)."""
@@ -189,7 +207,7 @@ class RunState:
 
     def finish(self, error: BaseException | None = None) -> RunStats:
         self.stats.wall_seconds = time.perf_counter() - self._started
-        self.stats.cache_bytes = sum(t.numel() * t.element_size() for t in self.residuals.values())
+        self.stats.cache_bytes, self.stats.cache_bytes_by_kind = self.memory.peak, dict(self.memory.peak_by_kind)
         self.stats.finished = error is None
         if error is not None:
             self.stats.error = f"{type(error).__name__}: {error}"
@@ -233,7 +251,7 @@ class Evaluation:
         self.choice_key = run.choice_key(tuple(self.streams), window, sigma)
         self.leader_choice: LeaderChoice | None = None
         self.cond_chunks = [j for j, c in enumerate(cond_or_uncond or []) if c == 0]
-        self.probe = ProbeAccumulator(run.config.norm_stride)
+        self.probe = ProbeAccumulator(run.config.norm_stride, run.config.norm_token_budget, run.cache_device)
         self.skip = False
         self.decision: Decision | None = None
         self.check_estimate = self.check = None  # error check: (raw, used) E_t, then (measured, estimated)
@@ -259,8 +277,9 @@ class Evaluation:
         return torch.cat([self.chunk(t, j) for j in self.cond_chunks], dim=0)
 
     def leader_sample(self, t: torch.Tensor) -> torch.Tensor:
-        """Token-subsampled copy of the leader's rows, for Eq. 8 norms."""
-        return self.chunk(t, self.leader_index)[:, :: self.run.config.norm_stride].detach().float().clone()
+        """Copy of a bounded token sample of the leader's rows, for Eq. 8 norms (in t's dtype)."""
+        c = self.run.config
+        return token_sample(self.chunk(t, self.leader_index), c.norm_stride, c.norm_token_budget, self.run.cache_device)
 
     def cached_residuals(self, x: torch.Tensor) -> list[torch.Tensor] | None:
         out = []
@@ -425,7 +444,7 @@ class Evaluation:
         n_img, n_txt = self.image_token_count, self.text_tokens
         hidden = adapter.image_tokens(out, block_type, n_img, n_txt)
         if self.token_index is not None:
-            residual = self.cached_residual_batch(stack_in).clone()
+            residual = self.cached_residual_batch(stack_in)  # a fresh tensor (torch.cat)
             residual[:, self.token_index] = hidden - stack_in[:, self.token_index]
             hidden = stack_in + residual  # reused frames: x_before_first_block + R_frame
             out = adapter.with_image_tokens(out, block_type, hidden, n_img, n_txt)
@@ -448,10 +467,12 @@ class Evaluation:
         zi, zo = self.cond_rows(z_in), self.cond_rows(z_out)
         if zi is not None and zo is not None:
             self.probe.add(zi, zo)
+            self.run.memory.hold("probe", id(self), self.probe.sum_in, self.probe.sum_out)
 
     # -- end of the evaluation ----------------------------------------------------------------
     def finish(self, output: torch.Tensor | None = None) -> None:
         run = self.run
+        run.memory.drop("probe", id(self))  # the probe sums go with this evaluation
         if self.decision is None:
             return  # our first block never ran (foreign slot): nothing was decided or cached
         n_blocks = len(run.block_keys)
@@ -480,7 +501,8 @@ class Evaluation:
                 latent = self.adapter.latent_frames(self.model_input)
                 rows = slice(self.leader_index * self.rows, (self.leader_index + 1) * self.rows)
                 out_latent = output[rows, : latent.shape[1]]
-                controller.predicted_clean = run.denoise(latent[rows], out_latent, self.sigma).detach()
+                controller.predicted_clean = run.denoise(latent[rows], out_latent, self.sigma).to(run.cache_device)
+                run.memory.hold("tmm", self.window, controller.predicted_clean)
         self.record(controller)
 
     def record(self, controller: WindowController) -> None:

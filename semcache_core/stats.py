@@ -63,7 +63,8 @@ class RunStats:
     token_blocks_saved_tmm: int = 0
     evaluations: int = 0
     wall_seconds: float = 0.0
-    cache_bytes: int = 0
+    cache_bytes: int = 0  # peak of every tensor the run held (memory.MemoryLedger)
+    cache_bytes_by_kind: dict = field(default_factory=dict)  # that peak split by kind
     disabled_reason: str | None = None
     tmm_disabled_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -158,6 +159,7 @@ class RunStats:
             "estimated_speedup": round(self.estimated_speedup, 4),
             "measured_speedup": None if self.measured_speedup is None else round(self.measured_speedup, 4),
             "cache_mib": round(self.cache_bytes / 2**20, 3),
+            "cache_mib_by_kind": {k: round(v / 2**20, 3) for k, v in self.cache_bytes_by_kind.items()},
             "wall_seconds": round(self.wall_seconds, 3),
             "disabled_reason": self.disabled_reason,
             "reused": self.reused,
@@ -206,9 +208,16 @@ class RunStats:
                 f"block work saved: PSA {100 * self.token_blocks_saved_psa / total:.1f}%, "
                 f"TMM {100 * self.token_blocks_saved_tmm / total:.1f}%"
             )
+<<<<<<< HEAD
         lines.extend(self.check_lines())
         lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7} {'E_true':>8} "
                      f"{'E_est':>8}  frames  reason")
+=======
+        if self.cache_bytes_by_kind:
+            lines.append(f"cache at its peak ({self.cache_bytes / 2**20:.2f} MiB, every tensor held): " + ", ".join(
+                f"{kind} {size / 2**20:.2f} MiB" for kind, size in self.cache_bytes_by_kind.items()))
+        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7}  frames  reason")
+>>>>>>> issue-24
 
         def fmt(v: float | None, width: int) -> str:
             return f"{v:>{width}.4f}" if v is not None else " " * (width - 1) + "-"
