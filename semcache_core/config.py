@@ -44,12 +44,9 @@ class SemCacheConfig:
     min_steps: int = 10
     warmup_evaluations: int = 2
     norm_stride: int = 4
-<<<<<<< HEAD
     target_speedup: float = 0.0  # 0 = off; else the controller sets the threshold (controller.py)
-=======
     # most tokens the Eq. 8 samples and probe sums keep (memory.token_sample; README "Memory")
     norm_token_budget: int = 192
->>>>>>> issue-24
 
     def __post_init__(self) -> None:
         problems = []
@@ -73,15 +70,10 @@ class SemCacheConfig:
             problems.append(f"threshold_mode must be one of {THRESHOLD_MODES}, got {self.threshold_mode!r}")
         if self.cache_device not in CACHE_DEVICES:
             problems.append(f"cache_device must be one of {CACHE_DEVICES}, got {self.cache_device!r}")
-<<<<<<< HEAD
-        if self.min_steps < 1 or self.warmup_evaluations < 1 or self.norm_stride < 1:
-            problems.append("min_steps, warmup_evaluations and norm_stride must be >= 1")
-        if target_problem(self.target_speedup):
-            problems.append(target_problem(self.target_speedup))
-=======
         if min(self.min_steps, self.warmup_evaluations, self.norm_stride, self.norm_token_budget) < 1:
             problems.append("min_steps, warmup_evaluations, norm_stride and norm_token_budget must be >= 1")
->>>>>>> issue-24
+        if target_problem(self.target_speedup):
+            problems.append(target_problem(self.target_speedup))
         if problems:
             raise ValueError("SemCache: " + "; ".join(problems))
 

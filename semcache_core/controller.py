@@ -23,7 +23,7 @@ evaluations they leave free.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,8 +157,9 @@ def skip_rule(controller: WindowController, error: float, threshold: float, run:
 class WindowController:
     """Decision state of the leader stream in one context window."""
 
-    def __init__(self, config: SemCacheConfig, plan: TargetPlan | None = None):
-        self.errors = ErrorAccumulator(config.error_model)
+    def __init__(self, config: SemCacheConfig, plan: TargetPlan | None = None,
+                 on_change: Callable[..., None] | None = None):
+        self.errors = ErrorAccumulator(config.error_model, on_change)  # on_change: its samples, for the ledger
         self.evaluations = 0
         self.consecutive_skips = 0
         self.staleness: FrameStaleness | None = None

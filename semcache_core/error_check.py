@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from .error import EPS, ErrorAccumulator, l1
+from .memory import token_sample
 
 
 def relative_error(fresh: torch.Tensor, reused: torch.Tensor) -> float:
@@ -68,8 +69,8 @@ def measure_check(evaluation: Any, residual: torch.Tensor) -> tuple[float, float
     index = evaluation.token_index
     if index is not None:  # TMM: only the frames this step computed
         fresh, reused = fresh[:, index], reused[:, index.to(reused.device)]
-    stride = run.config.norm_stride
-    measured = relative_error(fresh[:, ::stride], reused[:, ::stride])
+    stride, budget = run.config.norm_stride, run.config.norm_token_budget  # E_t's own token sample
+    measured = relative_error(token_sample(fresh, stride, budget), token_sample(reused, stride, budget))
     raw, estimated = evaluation.check_estimate
     run.checks.add(run.step_index(evaluation.sigma), measured, estimated, raw)
     return measured, estimated

@@ -17,14 +17,10 @@ import torch
 
 from .adapters.base import ModelAdapter
 from .config import SemCacheConfig
-<<<<<<< HEAD
 from .controller import TargetPlan, WindowController, skip_rule
 from .error import Decision, ScheduleLimits
 from .error_check import ErrorCheck, check_estimate, measure_check
-=======
-from .error import Decision, ErrorAccumulator, ScheduleLimits
 from .memory import MemoryLedger, ResidualCache, token_sample
->>>>>>> issue-24
 from .psa import ProbeAccumulator, SemanticScore, select_probe_layers, skip_threshold
 from .stats import EvalRecord, RunStats
 from . import sync
@@ -34,20 +30,6 @@ from .tmm import FrameStaleness, TMMConfig, frame_token_index, motion_scores, se
 Denoiser = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
 
 
-<<<<<<< HEAD
-=======
-class WindowController:
-    """Decision state of the leader stream in one context window."""
-
-    def __init__(self, config: SemCacheConfig, on_change: Callable[..., None] | None = None):
-        self.errors = ErrorAccumulator(config.error_model, on_change)  # on_change: its samples, for the ledger
-        self.evaluations = 0
-        self.consecutive_skips = 0
-        self.staleness: FrameStaleness | None = None
-        self.predicted_clean: torch.Tensor | None = None
-
-
->>>>>>> issue-24
 class RunState:
     """One sampler call: limits from its sigma schedule, caches, decisions and stats."""
 
@@ -149,11 +131,8 @@ class RunState:
     def window(self, key: Hashable) -> WindowController:
         with self.lock:
             if key not in self.windows:
-<<<<<<< HEAD
-                self.windows[key] = WindowController(self.config, self.plan)
-=======
-                self.windows[key] = WindowController(self.config, lambda *t: self.memory.hold("error_samples", key, *t))
->>>>>>> issue-24
+                self.windows[key] = WindowController(
+                    self.config, self.plan, lambda *t: self.memory.hold("error_samples", key, *t))
             return self.windows[key]
 
     def adapter_for(self, diffusion_model: Any) -> ModelAdapter:

@@ -208,16 +208,12 @@ class RunStats:
                 f"block work saved: PSA {100 * self.token_blocks_saved_psa / total:.1f}%, "
                 f"TMM {100 * self.token_blocks_saved_tmm / total:.1f}%"
             )
-<<<<<<< HEAD
         lines.extend(self.check_lines())
-        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7} {'E_true':>8} "
-                     f"{'E_est':>8}  frames  reason")
-=======
         if self.cache_bytes_by_kind:
             lines.append(f"cache at its peak ({self.cache_bytes / 2**20:.2f} MiB, every tensor held): " + ", ".join(
                 f"{kind} {size / 2**20:.2f} MiB" for kind, size in self.cache_bytes_by_kind.items()))
-        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7}  frames  reason")
->>>>>>> issue-24
+        lines.append(f"{'step':>4} {'sigma':>8} {'decision':>8} {'E_t':>8} {'tau':>8} {'p_s':>7} {'E_true':>8} "
+                     f"{'E_est':>8}  frames  reason")
 
         def fmt(v: float | None, width: int) -> str:
             return f"{v:>{width}.4f}" if v is not None else " " * (width - 1) + "-"
