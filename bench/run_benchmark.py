@@ -42,7 +42,7 @@ sys.path.insert(0, str(BENCH))
 from harness import suites  # noqa: E402
 from harness.aggregate import schedule_summaries  # noqa: E402
 from harness.env import PROXY_CHECKPOINT, latent_shape, load_model, setup  # noqa: E402
-from harness.methods import UNCACHED, Method  # noqa: E402
+from harness.methods import UNCACHED, Method, replay, run_method  # noqa: E402
 from harness.peers import calibration  # noqa: E402
 from harness.plots import contact_sheet, frames_grid, pareto  # noqa: E402
 from harness.progress import progress  # noqa: E402
@@ -50,7 +50,7 @@ from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS, BenchPrompt
 from harness.provenance import engine_version  # noqa: E402
 from harness.readme import update_readme  # noqa: E402
 from harness.report import markdown  # noqa: E402
-from harness.runner import Sample, SamplingSetup, row, run_method, sample  # noqa: E402
+from harness.runner import Sample, SamplingSetup, row, sample  # noqa: E402
 
 
 def read_rows(path: Path) -> list[dict]:
