@@ -215,3 +215,23 @@ def test_prompt_subsets_stay_balanced_and_finished_rows_are_found_again():
     assert len(rb.pick_prompts(None, False)) == 8 and len(rb.pick_prompts(None, True)) == 10
     fresh = {"method": "teacache 0.15 [default]", "prompt": "p", "seed": 101, "steps": 30, "sampler": "euler"}
     assert rb.row_key(fresh) == rb.row_key({k: str(v) for k, v in fresh.items()})  # as read back from the CSV
+
+
+def test_harness_layering_runs_one_way():
+    """runner and calibration sit below the peers, the method table above them: no import circle."""
+    import ast
+
+    def imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                found |= {node.module or ""} | {f"{node.module}.{a.name}" if node.module else a.name for a in node.names}
+        return found
+
+    harness = BENCH / "harness"
+    below = {"runner": imports(harness / "runner.py"), "calibration": imports(harness / "peers" / "calibration.py"),
+             "engine": imports(harness / "peers" / "engine.py")}
+    for name, found in below.items():
+        assert not {m for m in found if m.split(".")[0] in ("methods", "suites", "peers")}, (name, found)
+    assert "peers" in imports(harness / "methods.py") and "runner" in imports(harness / "methods.py")
