@@ -211,7 +211,7 @@ def sample_cost(m: Method, steps: int) -> float:
     return steps * COST.get(m.family, CACHED_COST) + OVERHEAD_STEPS
 
 
-def plan_lines(schedules: list[tuple[int, str]], methods_of, prompts: list, repeats: int, timed: set,
+def plan_lines(schedules: list[tuple[int, str]], methods_of, prompts_of, repeats: int, timed: set,
                seconds: float, calibration_steps: int, tuning: list[Method], tuning_prompts: int,
                replays: set, fidelity_steps: int) -> list[str]:
     """Samples per schedule and estimated minutes: each sample costed by its expected share of an
@@ -219,6 +219,7 @@ def plan_lines(schedules: list[tuple[int, str]], methods_of, prompts: list, repe
     lines, total, upper = [], calibration_steps + fidelity_steps, calibration_steps + fidelity_steps
     for i, (steps, sampler) in enumerate(schedules):
         methods = methods_of((steps, sampler))
+        prompts = prompts_of((steps, sampler))
         extra = [m for m in methods if m in timed] if i == 0 else []
         n_replays = sum(1 for m in methods if m.family in REPLAYED) if (steps, sampler) in replays else 0
         cost = sum(sample_cost(m, steps) for m in methods) + (repeats - 1) * sum(sample_cost(m, steps) for m in extra)
@@ -255,7 +256,8 @@ def main() -> int:
                         "default all 8, 2 with --quick)")
     parser.add_argument("--with-neutral", action="store_true", help="add the two neutral-motion prompts")
     parser.add_argument("--schedules", default=None, help="steps:sampler list, first = main, e.g. "
-                        "'30:uni_pc,20:euler,50:uni_pc' (default 'all': 30:uni_pc then 20/30/50 x euler/uni_pc)")
+                        "'30:uni_pc,20:euler,50:uni_pc' (default: 30:uni_pc, 20:euler, 20:uni_pc, 30:euler, 50:uni_pc; 'all' adds "
+                        "50:euler)")
     parser.add_argument("--sweep", type=int, help="sweep points per method on the main schedule (evenly spread, "
                         "default kept; default all)")
     parser.add_argument("--sweep-other", type=int, default=2, help="sweep points per method on the other schedules "
@@ -282,7 +284,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     schedules = suites.parse_schedules(args.schedules) if args.schedules else (
         [suites.MAIN_SCHEDULE] if args.quick else
-        [suites.MAIN_SCHEDULE] + [s for s in suites.SCHEDULES if s != suites.MAIN_SCHEDULE])
+        list(suites.DEFAULT_SCHEDULES))
     main_schedule = schedules[0]
 
     if args.report_only:
@@ -318,7 +320,7 @@ def main() -> int:
     base = SamplingSetup(steps=main_schedule[0], sampler=main_schedule[1], frames=frames, height=height, width=width)
     cal_prompts = 1 if args.quick else args.calibration_prompts
     cal_steps = cal_prompts * sum(n for n, _ in calibration.TEACACHE_SCHEDULES)
-    fidelity_steps = 0 if args.quick or args.no_fidelity else 2 * 50 * (len(PROMPTS) + len(NEUTRAL_PROMPTS) + 6)
+    fidelity_steps = 0 if args.quick or args.no_fidelity else (50 + 30) * (len(PROMPTS) + len(NEUTRAL_PROMPTS) + 6)
     if args.fresh and out.exists():
         for name in ("samples.csv", "calibration.json"):
             (out / name).unlink(missing_ok=True)
@@ -333,17 +335,16 @@ def main() -> int:
               f"{len(timed)} configurations on the main schedule", flush=True)
         print(f"[bench] other schedules: {len(other_prompts)} prompts; tuning: {len(tuning_prompts)} prompts; replays on "
               f"{', '.join(f'{n} {s}' for n, s in sorted(replay_schedules)) or 'none'}", flush=True)
-        lines = plan_lines(schedules, methods_of, prompts, repeats, timed, seconds, cal_steps, tuning_methods,
-                           len(tuning_prompts), replay_schedules, fidelity_steps)
-        if len(other_prompts) != len(prompts):
-            lines.insert(1, f"  (other schedules below are costed at {len(prompts)} prompts; the run uses "
-                         f"{len(other_prompts)} there: scale them by {len(other_prompts) / len(prompts):.2f})")
+        lines = plan_lines(schedules, methods_of, lambda s: prompts if s == main_schedule else other_prompts, repeats,
+                           timed, seconds, cal_steps, tuning_methods, len(tuning_prompts), replay_schedules,
+                           fidelity_steps)
         print("\n".join(lines))
         return 0
 
     cal = calibration.load_or_calibrate(out / "calibration.json", args.checkpoint, model, base, cal_prompts)
     calibration.use(cal)
     cal.info["magcache_vs_real_pearson"] = calibration_plot(cal, out / "calibration.png")
+    (out / "calibration.json").write_text(json.dumps(dataclasses.asdict(cal), indent=1))  # --report-only reads it
     print(f"[bench] calibration: TeaCache poly R² e {cal.info.get('teacache_e_r2', float('nan')):.3f}, e0 "
           f"{cal.info.get('teacache_e0_r2', float('nan')):.3f}; MagCache curve of {len(cal.magcache_ratios) // 2} steps, "
           f"Pearson with real Wan {cal.info['magcache_vs_real_pearson']:.3f}", flush=True)

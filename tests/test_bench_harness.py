@@ -133,7 +133,7 @@ def test_sweep_thinning_keeps_the_default_and_spreads_the_rest():
     assert thin(pts, 3, 0.2) == [0.05, 0.2, 1.0]  # middle point 0.25 gives way to the default
     assert thin(pts, 1, 0.2) == [0.2] and thin(pts, 2, None) == [0.05, 1.0]
     assert parse_schedules("30:uni_pc, 20:euler,50") == [(30, "uni_pc"), (20, "euler"), (50, "uni_pc")]
-    assert len(parse_schedules("all")) == 6
+    assert len(parse_schedules("all")) == 6 and parse_schedules("all")[0] == (30, "uni_pc")  # main first
 
 
 def _fake(method: str, family: str, steps: int, sampler: str, psnr: float, work: int, tag: str | None = None,
