@@ -128,7 +128,10 @@ def run_prompt(model, pack, prompt: BenchPrompt, methods: list[Method], sampling
     todo = [m for m in methods if m is not UNCACHED and (m.label, prompt.text, str(prompt.seed), str(sampling.steps),
                                                          sampling.sampler) not in done]
     ref_done = (UNCACHED.label, prompt.text, str(prompt.seed), str(sampling.steps), sampling.sampler) in done
-    if not todo and ref_done:
+    pending = replays and any(
+        (replay(p).label, prompt.text, str(prompt.seed), str(sampling.steps), sampling.sampler) not in done
+        for p in bound.replay_patterns(previous or [], prompt.text, sampling.steps, sampling.sampler))
+    if not todo and ref_done and not pending:
         return []
     ref = store.load_ref(prompt, sampling)
     if ref is None:
@@ -321,7 +324,7 @@ def main() -> int:
     cal_prompts = 1 if args.quick else args.calibration_prompts
     cal_steps = cal_prompts * sum(n for n, _ in calibration.TEACACHE_SCHEDULES)
     fidelity_steps = 0 if args.quick or args.no_fidelity else (50 + 30) * (len(PROMPTS) + len(NEUTRAL_PROMPTS) + 6)
-    if args.fresh and out.exists():
+    if args.fresh and out.exists() and not args.plan:  # --plan never touches a run's results
         for name in ("samples.csv", "calibration.json"):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / ".resume", ignore_errors=True)
