@@ -39,19 +39,19 @@ import torch
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from harness import suites  # noqa: E402
+from harness import bound, suites  # noqa: E402
 from harness import target as target_report  # noqa: E402
 from harness.aggregate import schedule_summaries  # noqa: E402
 from harness.env import PROXY_CHECKPOINT, latent_shape, load_model, setup  # noqa: E402
-from harness.methods import UNCACHED, Method  # noqa: E402
+from harness.methods import UNCACHED, Method, replay, run_method  # noqa: E402
 from harness.peers import calibration  # noqa: E402
-from harness.plots import contact_sheet, frames_grid, pareto  # noqa: E402
+from harness.plots import calibration_plot, contact_sheet, frames_grid, pareto  # noqa: E402
 from harness.progress import progress  # noqa: E402
-from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS, BenchPrompt  # noqa: E402
-from harness.provenance import engine_version  # noqa: E402
+from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, QUICK_PROMPTS, TUNING_PROMPTS, BenchPrompt  # noqa: E402
+from harness.provenance import checksum, engine_version  # noqa: E402
 from harness.readme import update_readme  # noqa: E402
 from harness.report import markdown  # noqa: E402
-from harness.runner import Sample, SamplingSetup, row, run_method, sample  # noqa: E402
+from harness.runner import Sample, SamplingSetup, row, sample  # noqa: E402
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -120,13 +120,19 @@ def log_row(r: dict) -> None:
 
 
 def run_prompt(model, pack, prompt: BenchPrompt, methods: list[Method], sampling: SamplingSetup, repeats: int,
-               timed: set, done: set, store: Store, keep_videos: set) -> list[dict]:
+               timed: set, done: set, store: Store, keep_videos: set, split: str = "evaluation",
+               previous: list[dict] | None = None, replays: bool = False) -> list[dict]:
     """The methods not yet done on one prompt and schedule. Methods in `timed` (and the uncached
-    reference with them) run `repeats` times in total, interleaved; their times are medians."""
+    reference with them) run `repeats` times in total, interleaved; their times are medians. With
+    `replays`, every whole-step pattern of this prompt and schedule not yet replayed is then re-run
+    with plain residual reuse (the search bound's candidates; `harness/bound.py`)."""
     todo = [m for m in methods if m is not UNCACHED and (m.label, prompt.text, str(prompt.seed), str(sampling.steps),
                                                          sampling.sampler) not in done]
     ref_done = (UNCACHED.label, prompt.text, str(prompt.seed), str(sampling.steps), sampling.sampler) in done
-    if not todo and ref_done:
+    pending = replays and any(
+        (replay(p).label, prompt.text, str(prompt.seed), str(sampling.steps), sampling.sampler) not in done
+        for p in bound.replay_patterns(previous or [], prompt.text, sampling.steps, sampling.sampler))
+    if not todo and ref_done and not pending:
         return []
     ref = store.load_ref(prompt, sampling)
     if ref is None:
@@ -147,20 +153,44 @@ def run_prompt(model, pack, prompt: BenchPrompt, methods: list[Method], sampling
         if m.label in keep_videos:
             store.save_video(m.label, prompt, sampling, results[m].video)
     for r in rows:
+        r["split"] = split
+    if replays:
+        known = (previous or []) + rows
+        patterns = bound.replay_patterns(known, prompt.text, sampling.steps, sampling.sampler)
+        for pattern, sources in patterns.items():
+            m = replay(pattern)
+            if (m.label, prompt.text, str(prompt.seed), str(sampling.steps), sampling.sampler) in done:
+                continue
+            r = row(m, prompt, run_method(model, pack, m, prompt, sampling), ref, sampling)
+            r.update(split=split, replay_of="; ".join(sources))
+            rows.append(r)
+    for r in rows:
         log_row(r)
     return rows
 
 
-def write_outputs(out: Path, rows: list[dict], header: list[str], main: tuple[int, str]) -> None:
+SCHEDULE_FIELDS = ("split", "method", "family", "tag", "prompt", "motion_class", "seed", "steps", "sampler", "pattern",
+                   "decisions", "skipped_steps", "work_speedup", "psnr", "replay_of")
+
+
+def write_outputs(out: Path, rows: list[dict], header: list[str], main: tuple[int, str],
+                  calibration_info: dict | None = None) -> None:
+    from harness.aggregate import evaluation_rows
+
     write_csv(out / "samples.csv", rows)
-    per_schedule = schedule_summaries(rows)
+    write_csv(out / "schedules.csv", [{k: r.get(k, "") for k in SCHEDULE_FIELDS} for r in rows])
+    per_schedule = schedule_summaries(evaluation_rows(rows))
     write_csv(out / "summary.csv", [{"steps": k[0], "sampler": k[1], **dataclasses.asdict(s)}
                                     for k, summaries in per_schedule.items() for s in summaries])
-    pareto(per_schedule, out / "pareto.png", main=main)
-    text = markdown(rows, header, main)
-    section = target_report.markdown_section(rows)  # target mode and the error check (issue 19)
+    fronts = {k: bound.frontier([r for r in evaluation_rows(rows) if (int(r["steps"]), r["sampler"]) == k])
+              for k in per_schedule}
+    pareto(per_schedule, out / "pareto.png", main=main, bounds=fronts)
+    if calibration_info is None and (out / "calibration.json").exists():
+        calibration_info = json.loads((out / "calibration.json").read_text()).get("info")
+    text = markdown(rows, header, main, calibration_info)
+    section = target_report.markdown_section(evaluation_rows(rows))  # target mode and the error check (issue 19)
     if section:
-        target_report.plot(rows, out / "target_vs_achieved.png")
+        target_report.plot(evaluation_rows(rows), out / "target_vs_achieved.png")
         text = text.rstrip("\n") + "\n\n" + section
     (out / "benchmark.md").write_text(text)
     if out == (BENCH / "results").resolve():  # the committed run: the README quotes its tables
@@ -174,20 +204,49 @@ def step_seconds(model, pack, prompt: BenchPrompt, sampling: SamplingSetup) -> f
     return sample(model, prompt, probe).cpu / 6
 
 
-def plan_lines(schedules: list[tuple[int, str]], methods_of, prompts: list, repeats: int, timed_count: int,
-               seconds: float, calibration_steps: int) -> list[str]:
-    """Samples per schedule and estimated minutes, each sample costed as an uncached one (an upper
-    bound: cached samples are cheaper, the oracle costs about an uncached one)."""
-    lines, total = [], calibration_steps
+# Expected CPU time of a sample as a share of the uncached one of the same schedule, measured on
+# the proxy (`--quick`, 2 prompts, 30 steps: cached methods 0.36-0.69, replays 0.51-0.67, the
+# oracles 0.95-1.20 since they run the whole stack every step, First Block Cache at 0.03 1.0-1.06);
+# a sample also pays a fixed overhead of about OVERHEAD_STEPS steps.
+COST = {"uncached": 1.0, "greedy-oracle": 1.1, "constrained-oracle": 1.1, "fbcache": 0.8, "tmm": 0.9,
+        "semcache+tmm": 0.6, "replay": 0.6}
+CACHED_COST = 0.55
+OVERHEAD_STEPS = 0.5
+REPLAYED = ("easycache", "lazycache")  # whose patterns are replayed (bound.SAME_AS_REPLAY: the others)
+
+
+def sample_cost(m: Method, steps: int) -> float:
+    return steps * COST.get(m.family, CACHED_COST) + OVERHEAD_STEPS
+
+
+def plan_lines(schedules: list[tuple[int, str]], methods_of, prompts_of, repeats: int, timed: set,
+               seconds: float, calibration_steps: int, tuning: list[Method], tuning_prompts: int,
+               replays: set, fidelity_steps: int) -> list[str]:
+    """Samples per schedule and estimated minutes: each sample costed by its expected share of an
+    uncached sample (COST; upper bound: every sample costed as an uncached one)."""
+    lines, total, upper = [], calibration_steps + fidelity_steps, calibration_steps + fidelity_steps
     for i, (steps, sampler) in enumerate(schedules):
-        n_methods = len(methods_of((steps, sampler)))
-        work = steps * len(prompts) * (n_methods + (repeats - 1) * timed_count * (i == 0))
-        total += work
-        lines.append(f"  {steps} steps {sampler}: {n_methods} configurations x {len(prompts)} prompts = "
-                     f"{n_methods * len(prompts)} samples, <= {work * seconds / 60:.1f} min "
-                     f"({steps * len(prompts) * seconds / 60:.2f} min per configuration)")
-    lines.append(f"  calibration: {calibration_steps} steps, {calibration_steps * seconds / 60:.1f} min; "
-                 f"total <= {total * seconds / 60:.1f} min at {seconds * 1000:.0f} ms CPU per uncached step")
+        methods = methods_of((steps, sampler))
+        prompts = prompts_of((steps, sampler))
+        extra = [m for m in methods if m in timed] if i == 0 else []
+        n_replays = sum(1 for m in methods if m.family in REPLAYED) if (steps, sampler) in replays else 0
+        cost = sum(sample_cost(m, steps) for m in methods) + (repeats - 1) * sum(sample_cost(m, steps) for m in extra)
+        cost += n_replays * (steps * COST["replay"] + OVERHEAD_STEPS)
+        n_samples = len(methods) + (repeats - 1) * len(extra) + n_replays
+        work, worst = cost * len(prompts), (steps + OVERHEAD_STEPS) * n_samples * len(prompts)
+        total, upper = total + work, upper + worst
+        lines.append(f"  {steps} steps {sampler}: {len(methods)} configurations + <= {n_replays} replays x {len(prompts)} "
+                     f"prompts = {n_samples * len(prompts)} samples, ~{work * seconds / 60:.1f} min "
+                     f"(<= {worst * seconds / 60:.1f})")
+        if i == 0 and tuning:
+            t = sum(sample_cost(m, steps) for m in tuning) * tuning_prompts
+            total, upper = total + t, upper + (steps + OVERHEAD_STEPS) * len(tuning) * tuning_prompts
+            lines.append(f"  tuning ({steps} steps {sampler}): {len(tuning)} configurations x {tuning_prompts} prompts, "
+                         f"~{t * seconds / 60:.1f} min")
+    lines.append(f"  calibration: {calibration_steps} steps, {calibration_steps * seconds / 60:.1f} min; proxy fidelity "
+                 f"report: ~{fidelity_steps} steps, {fidelity_steps * seconds / 60:.1f} min")
+    lines.append(f"  total ~{total * seconds / 60:.1f} min (<= {upper * seconds / 60:.1f}) at {seconds * 1000:.0f} ms CPU "
+                 "per uncached step")
     return lines
 
 
@@ -205,17 +264,26 @@ def main() -> int:
                         "default all 8, 2 with --quick)")
     parser.add_argument("--with-neutral", action="store_true", help="add the two neutral-motion prompts")
     parser.add_argument("--schedules", default=None, help="steps:sampler list, first = main, e.g. "
-                        "'30:uni_pc,20:euler,50:uni_pc' (default 'all': 30:uni_pc then 20/30/50 x euler/uni_pc)")
-    parser.add_argument("--sweep", type=int, help="sweep points per method (evenly spread, default kept; default all)")
+                        "'30:uni_pc,20:euler,50:uni_pc' (default: 30:uni_pc, 20:euler, 20:uni_pc, 30:euler, 50:uni_pc; 'all' adds "
+                        "50:euler)")
+    parser.add_argument("--sweep", type=int, help="sweep points per method on the main schedule (evenly spread, "
+                        "default kept; default all)")
+    parser.add_argument("--sweep-other", type=int, default=2, help="sweep points per method on the other schedules "
+                        "(MagCache at K = 4 only; default 2; 0 = as on the main one)")
+    parser.add_argument("--other-prompts", type=int, default=4, help="evaluation prompts on the other schedules "
+                        "(the first N of the main schedule's, balanced; default 4; 0 = all)")
+    parser.add_argument("--replays", default="main", choices=("main", "all", "none"),
+                        help="schedules whose logged whole-step patterns are replayed for the search bound")
+    parser.add_argument("--no-tuning", action="store_true", help="leave out the tuning prompts (SemCache's sweep)")
     parser.add_argument("--families", help="comma-separated methods to sweep (default all: "
                         + ",".join(suites.FAMILIES) + ")")
     parser.add_argument("--no-extras", action="store_true", help="leave out ablations, EasyCache's bug, TMM alone")
     parser.add_argument("--no-target", action="store_true", help="leave out the target_speedup and self_calibrated "
                         "rows (harness/target.py)")
-    parser.add_argument("--calibration-prompts", type=int, default=3, help="TeaCache calibration prompts (default 3)")
+    parser.add_argument("--calibration-prompts", type=int, default=6, help="TeaCache calibration prompts (default 6)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: stable timings)")
     parser.add_argument("--repeats", type=int, help="runs per timed sample (uncached and node defaults on the main "
-                        "schedule); times are medians (default 3, 1 with --quick)")
+                        "schedule); times are medians (default 2, 1 with --quick)")
     parser.add_argument("--fresh", action="store_true", help="discard the rows already in --out and start over")
     parser.add_argument("--plan", action="store_true", help="print the run's size and estimated time, run nothing")
     parser.add_argument("--report-only", action="store_true", help="rebuild tables and plot from --out/samples.csv")
@@ -226,7 +294,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     schedules = suites.parse_schedules(args.schedules) if args.schedules else (
         [suites.MAIN_SCHEDULE] if args.quick else
-        [suites.MAIN_SCHEDULE] + [s for s in suites.SCHEDULES if s != suites.MAIN_SCHEDULE])
+        list(suites.DEFAULT_SCHEDULES))
     main_schedule = schedules[0]
 
     if args.report_only:
@@ -243,7 +311,13 @@ def main() -> int:
     if args.quick and args.prompts is None:
         prompts = list(QUICK_PROMPTS) + (NEUTRAL_PROMPTS if args.with_neutral else [])
     plan = suites.Plan(families=tuple(args.families.split(",")) if args.families else suites.FAMILIES,
-                       sweep_points=args.sweep, extras=not args.no_extras)
+                       sweep_points=args.sweep, other_points=args.sweep_other or None, extras=not args.no_extras)
+    tuning_prompts = [] if args.quick or args.no_tuning else list(TUNING_PROMPTS)
+    tuning_methods = suites.tuning(plan) if tuning_prompts else []
+    replay_schedules = set() if args.replays == "none" else (
+        set(schedules) if args.replays == "all" else {main_schedule})
+    other_prompts = pick_prompts(args.other_prompts, False) if args.other_prompts and not args.quick else prompts
+    other_prompts = [p for p in other_prompts if p in prompts] or prompts
     unknown = set(plan.families) - set(suites.FAMILIES)
     if unknown:
         parser.error(f"unknown --families {sorted(unknown)}; choose from {', '.join(suites.FAMILIES)}")
@@ -253,12 +327,13 @@ def main() -> int:
             return suites.quick()
         return suites.for_schedule(schedule, plan, main_schedule) + ([] if args.no_target else suites.target_suite())
 
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats or (1 if args.quick else 2)
     timed = {UNCACHED} | {m for m in methods_of(main_schedule) if m.tag == "default"}
     base = SamplingSetup(steps=main_schedule[0], sampler=main_schedule[1], frames=frames, height=height, width=width)
     cal_prompts = 1 if args.quick else args.calibration_prompts
     cal_steps = cal_prompts * sum(n for n, _ in calibration.TEACACHE_SCHEDULES)
-    if args.fresh and out.exists():
+    fidelity_steps = 0 if args.quick or args.no_fidelity else (50 + 30) * (len(PROMPTS) + len(NEUTRAL_PROMPTS) + 6)
+    if args.fresh and out.exists() and not args.plan:  # --plan never touches a run's results
         for name in ("samples.csv", "calibration.json"):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / ".resume", ignore_errors=True)
@@ -270,13 +345,21 @@ def main() -> int:
         seconds = step_seconds(model, pack, prompts[0], base)
         print(f"[bench] plan: {len(prompts)} prompts, latent 16x{frames}x{height}x{width}, {repeats} timing repeats of "
               f"{len(timed)} configurations on the main schedule", flush=True)
-        print("\n".join(plan_lines(schedules, methods_of, prompts, repeats, len(timed), seconds, cal_steps)))
+        print(f"[bench] other schedules: {len(other_prompts)} prompts; tuning: {len(tuning_prompts)} prompts; replays on "
+              f"{', '.join(f'{n} {s}' for n, s in sorted(replay_schedules)) or 'none'}", flush=True)
+        lines = plan_lines(schedules, methods_of, lambda s: prompts if s == main_schedule else other_prompts, repeats,
+                           timed, seconds, cal_steps, tuning_methods, len(tuning_prompts), replay_schedules,
+                           fidelity_steps)
+        print("\n".join(lines))
         return 0
 
     cal = calibration.load_or_calibrate(out / "calibration.json", args.checkpoint, model, base, cal_prompts)
     calibration.use(cal)
-    print(f"[bench] calibration: TeaCache poly R² {cal.info.get('teacache_r2', float('nan')):.3f} over "
-          f"{cal.info.get('teacache_pairs')} step pairs; MagCache curve of {len(cal.magcache_ratios)} steps", flush=True)
+    cal.info["magcache_vs_real_pearson"] = calibration_plot(cal, out / "calibration.png")
+    (out / "calibration.json").write_text(json.dumps(dataclasses.asdict(cal), indent=1))  # --report-only reads it
+    print(f"[bench] calibration: TeaCache poly R² e {cal.info.get('teacache_e_r2', float('nan')):.3f}, e0 "
+          f"{cal.info.get('teacache_e0_r2', float('nan')):.3f}; MagCache curve of {len(cal.magcache_ratios) // 2} steps, "
+          f"Pearson with real Wan {cal.info['magcache_vs_real_pearson']:.3f}", flush=True)
     rows = read_rows(out / "samples.csv")
     done = {row_key(r) for r in rows}
     resumed = len(rows)
@@ -286,18 +369,20 @@ def main() -> int:
           f"{len(methods_of(main_schedule))} configurations on the main one; {repeats} timing repeats", flush=True)
     store = Store(out)
     shown = [m for m in methods_of(main_schedule) if m is UNCACHED or m.tag == "default"]
-    bar = progress(total=len(schedules) * len(prompts), desc="benchmark", unit="prompt x schedule")
-    for steps, sampler in schedules:
+    jobs = [(s, p, "evaluation") for s in schedules for p in (prompts if s == main_schedule else other_prompts)]
+    jobs[len(prompts):len(prompts)] = [(main_schedule, p, "tuning") for p in tuning_prompts]
+    bar = progress(total=len(jobs), desc="benchmark", unit="prompt x schedule")
+    for (steps, sampler), prompt, split in jobs:  # prompts outer, methods inner: load drifts hit all methods alike
         sampling = dataclasses.replace(base, steps=steps, sampler=sampler)
-        is_main = (steps, sampler) == main_schedule
-        for prompt in prompts:  # prompts outer, methods inner: slow drifts of machine load hit all methods alike
-            bar.set_postfix_str(f"{steps} {sampler}", refresh=False)
-            rows += run_prompt(model, pack, prompt, methods_of((steps, sampler)), sampling,
-                               repeats if is_main else 1, timed if is_main else set(), done, store,
-                               {m.label for m in shown} if is_main else set())
-            done = {row_key(r) for r in rows}
-            write_csv(out / "samples.csv", rows)  # finished rows survive an interruption
-            bar.update(1)
+        is_main = (steps, sampler) == main_schedule and split == "evaluation"
+        bar.set_postfix_str(f"{steps} {sampler} {split}", refresh=False)
+        methods = tuning_methods if split == "tuning" else methods_of((steps, sampler))
+        rows += run_prompt(model, pack, prompt, methods, sampling, repeats if is_main else 1,
+                           timed if is_main else set(), done, store, {m.label for m in shown} if is_main else set(),
+                           split, rows, split == "evaluation" and (steps, sampler) in replay_schedules)
+        done = {row_key(r) for r in rows}
+        write_csv(out / "samples.csv", rows)  # finished rows survive an interruption
+        bar.update(1)
     bar.close()
 
     minutes = (time.monotonic() - started) / 60
@@ -311,7 +396,15 @@ def main() -> int:
         f"({torch.get_num_threads()} torch thread), torch {torch.__version__}. Checkpoint `{args.checkpoint.name}`, "
         "loaded with `comfy.sd.load_diffusion_model`; sampling through `comfy.sample.sample`, cfg "
         f"{base.cfg}, scheduler {base.scheduler}, shift 8, latent 16x{frames}x{height}x{width}. Engine: git "
-        f"{engine_version()}.",
+        f"{engine_version()}; proxy SHA-256 `{checksum(args.checkpoint)}`.",
+        "",
+        "**Prompts.** Evaluation set (every table): " + "; ".join(
+            f"{p.text} ({p.motion_class}{', held out' if p.held_out else ''})" for p in prompts)
+        + (f". Other schedules use the first {len(other_prompts)} of them." if len(other_prompts) != len(prompts) else ".")
+        + (" Tuning set (SemCache's sweep and ablations, the evidence for its defaults; never in a table above the "
+           "tuning section): " + "; ".join(f"{p.text} ({p.motion_class})" for p in tuning_prompts) + "."
+           if tuning_prompts else "") + " Calibration prompts (TeaCache, MagCache): "
+        + "; ".join(cal.info.get("calibration_prompts", [])) + ".",
         "",
         "**What this run covers:** " + f"{len(prompts)} prompts ({', '.join(sorted({p.motion_class for p in prompts}))}; "
         f"{sum(p.held_out for p in prompts)} held out of training; one fixed seed each; negative prompt empty); "
@@ -321,23 +414,21 @@ def main() -> int:
         f"{'' if plan.extras and not args.quick else '; no ablations'}. Times of the uncached run and of each node "
         f"default on the main schedule are medians of {repeats} interleaved runs.",
         "",
-        f"**Calibration** (`calibration.json`, prompts disjoint from the benchmark's): TeaCache's degree-4 polynomial "
-        f"from {cal.info.get('teacache_pairs')} step pairs of {cal.info.get('teacache_prompts')} prompts at "
-        f"{', '.join(f'{n} {s}' for n, s in cal.info.get('teacache_schedules', []))} (R² "
-        f"{cal.info.get('teacache_r2', float('nan')):.3f}); MagCache's magnitude ratio curve from one prompt at "
-        f"{' '.join(str(v) for v in cal.info.get('magcache_schedule', []))} steps.",
+        "**Calibration** (`calibration.json`, `calibration.png`, prompts disjoint from both sets): see *Calibration "
+        "of TeaCache and MagCache on the proxy*.",
         "",
         "- **compute speedup**: transformer block work of the uncached run / block work with the method, counted by "
-        "forward hooks on the real blocks (what decides speed at real scale; see `realscale.md`). The oracle runs "
-        "the whole stack every step to know the truth; its reused steps are counted as no block work.",
+        "forward hooks on the real blocks (what decides speed at real scale; see `realscale.md`). The greedy and "
+        "constrained oracles run the whole stack every step to know the truth; their reused steps are counted as no "
+        "block work.",
         "- **CPU-time / wall speedup**: measured on this proxy, where a step is small; not a real-scale number "
-        "(and meaningless for the oracle).",
+        "(and meaningless for the oracles).",
         "- **PSNR / SSIM**: decoded RGB clip vs the uncached clip of the same prompt, seed and schedule. **motion "
         "ratio**: frame-difference energy vs uncached (1 = same motion, < 1 frozen). **motion error**: relative L2 "
         "error of the frame differences.",
         "- Speedups are ratios of totals over the prompts; fidelity numbers are means over the prompts.",
     ]
-    write_outputs(out, rows, header, main_schedule)
+    write_outputs(out, rows, header, main_schedule, cal.info)
     if not args.quick and not args.no_fidelity:  # is the proxy evidence at all? (results/fidelity.md)
         import fidelity
 
@@ -349,7 +440,9 @@ def main() -> int:
     if UNCACHED.label in clips:
         frames_grid(clips, labels, out / "frames.png")
         contact_sheet(clips[UNCACHED.label], labels, out / "contact_sheet.png")
-    (out / "run.json").write_text(json.dumps({"argv": sys.argv[1:], "minutes_this_session": minutes}, indent=1))
+    (out / "run.json").write_text(json.dumps({"argv": sys.argv[1:], "minutes_this_session": minutes,
+                                             "commit": engine_version(), "proxy": args.checkpoint.name,
+                                             "proxy_sha256": checksum(args.checkpoint)}, indent=1))
     print(f"[bench] done in {minutes:.1f} min -> {out}", flush=True)
     return 0
 

@@ -69,7 +69,8 @@ def test_sampling_harness_semcache_skips_and_easycache_fp32_bug(proxy, pack):
     """Real sampler, real block counts; EasyCache without the input copy corrupts fp32 Wan T2V output."""
     from harness.methods import UNCACHED, easycache, semcache
     from harness.prompts import PROMPTS
-    from harness.runner import SamplingSetup, row, run_method
+    from harness.methods import run_method
+    from harness.runner import SamplingSetup, row
 
     steps = 16
     setup = SamplingSetup(steps=steps, cfg=6.0, frames=3)
@@ -99,8 +100,18 @@ def test_benchmark_defaults_are_the_nodes_defaults_and_labels_are_unique(pack):
     config = import_module(f"{pack.__name__}.semcache_core.config").SemCacheConfig()
     tmm = import_module(f"{pack.__name__}.semcache_core.tmm").TMMConfig()
     assert suites.DEFAULT_SCALE == config.threshold_scale and suites.DEFAULT_TMM_REUSE == tmm.reuse_ratio
-    for family in ("teacache", "magcache", "fbcache"):  # the peers' own defaults, one place
+    for family in ("teacache", "teacache-ret", "magcache", "fbcache"):  # the peers' own defaults, one place
         assert suites.DEFAULTS[family] == PEER_DEFAULTS[family][KNOBS[family]]
+    # each peer's default row is its authors' recommended Wan 2.1 T2V 1.3B setting
+    assert (PEER_DEFAULTS["teacache"]["rel_l1_thresh"], PEER_DEFAULTS["teacache-ret"]["rel_l1_thresh"]) == (0.08, 0.15)
+    assert PEER_DEFAULTS["teacache-ret"]["mode"] == "e0" and PEER_DEFAULTS["fbcache"] == {"residual_diff_threshold": 0.03}
+    assert {k: PEER_DEFAULTS["magcache"][k] for k in ("magcache_thresh", "magcache_K", "retention_ratio")} == {
+        "magcache_thresh": 0.12, "magcache_K": 4, "retention_ratio": 0.2}
+    mag = [m for m in suites.for_schedule(suites.MAIN_SCHEDULE) if m.family == "magcache"]
+    assert {(m.knob, m.settings["magcache_K"]) for m in mag} == {(t, k) for t in suites.SWEEPS["magcache"]
+                                                                for k in (2, 4, 6)}
+    assert [m.label for m in mag if m.tag == "default"] == ["magcache 0.12 K=4 [default]"]
+    assert min(suites.SWEEPS["fbcache"]) == 0.02
     plans = [suites.Plan(), suites.Plan(sweep_points=2), suites.Plan(sweep_points=3, extras=False)]
     for methods in [suites.for_schedule(suites.MAIN_SCHEDULE, p) for p in plans] + [suites.quick()]:
         labels = [m.label for m in methods]
@@ -110,6 +121,8 @@ def test_benchmark_defaults_are_the_nodes_defaults_and_labels_are_unique(pack):
     chained = [m for m in suites.for_schedule((20, "euler")) if m.family == "semcache+tmm"]
     assert {m.knob for m in chained} == set(suites.SWEEPS["semcache+tmm"])
     assert not [m for m in suites.for_schedule((20, "euler")) if m.tag not in ("", "default")]  # extras: main only
+    tuning = suites.tuning()
+    assert {m.family for m in tuning} == {"uncached", "semcache"} and len({m.label for m in tuning}) == len(tuning)
 
 
 def test_sweep_thinning_keeps_the_default_and_spreads_the_rest():
@@ -120,7 +133,7 @@ def test_sweep_thinning_keeps_the_default_and_spreads_the_rest():
     assert thin(pts, 3, 0.2) == [0.05, 0.2, 1.0]  # middle point 0.25 gives way to the default
     assert thin(pts, 1, 0.2) == [0.2] and thin(pts, 2, None) == [0.05, 1.0]
     assert parse_schedules("30:uni_pc, 20:euler,50") == [(30, "uni_pc"), (20, "euler"), (50, "uni_pc")]
-    assert len(parse_schedules("all")) == 6
+    assert len(parse_schedules("all")) == 6 and parse_schedules("all")[0] == (30, "uni_pc")  # main first
 
 
 def _fake(method: str, family: str, steps: int, sampler: str, psnr: float, work: int, tag: str | None = None,
@@ -143,24 +156,43 @@ def test_schedule_table_groups_by_steps_and_sampler():
     assert lines[3] == "| 30 steps uni_pc | 2.00x, 35.0 dB, 1.00 |"
 
 
-def test_report_matches_peers_and_oracle_at_semcache_psnr_and_flags_points_above_the_oracle():
+def test_report_compares_frontiers_both_ways_and_against_the_search_bound():
     from harness.aggregate import schedule_summaries
-    from harness.report import above_oracle, markdown, matched_table
+    from harness.report import bound_section, markdown, matched_table
 
-    rows = [_fake("semcache 0.2 [default]", "semcache", 30, "uni_pc", 36.0, 50)]
-    rows += [_fake(f"oracle {k}", "oracle", 30, "uni_pc", q, w, "", k) for k, q, w in ((0.1, 40.0, 50), (0.3, 32.0, 25))]
-    rows += [_fake(f"teacache {k}", "teacache", 30, "uni_pc", q, w, "default" if k == 0.15 else "", k)
-             for k, q, w in ((0.05, 38.0, 80), (0.15, 34.0, 40))]
-    rows += [_fake("fbcache 0.1 [default]", "fbcache", 30, "uni_pc", 39.0, 40)]  # 2.5x at 39 dB: above the oracle
+    def whole(method, family, psnr, computed, prompt, tag=None, knob=0.2):
+        r = _fake(method, family, 30, "uni_pc", psnr, computed * 10, tag, knob, prompt)
+        r["ref_block_work"] = "40"
+        r["pattern"] = "C" * computed + "." * (4 - computed)
+        return r
+
+    rows = []
+    for prompt in ("p", "q"):
+        rows += [whole("uncached", "uncached", 99.0, 4, prompt)]
+        rows += [whole("semcache 0.2 [default]", "semcache", 36.0, 2, prompt)]  # 2x at 36 dB
+        rows += [whole(f"greedy-oracle {k}", "greedy-oracle", q, c, prompt, "", k)
+                 for k, q, c in ((0.1, 40.0, 3), (0.3, 30.0, 1))]
+        rows += [whole(f"teacache {k}", "teacache", q, c, prompt, "default" if k == 0.08 else "", k)
+                 for k, q, c in ((0.03, 38.0, 3), (0.08, 34.0, 2))]
+    fb = [_fake("fbcache 0.03 [default]", "fbcache", 30, "uni_pc", 45.0, 20, None, 0.03, p) for p in ("p", "q")]
+    for r in fb:
+        r.update(ref_block_work="40", pattern="CCpp")
+    rows += fb
     per = schedule_summaries(rows)
-    table = matched_table(per)
-    # oracle: 40 dB at 2x, 32 dB at 4x -> 36 dB at 3x; teacache: 38 dB at 1.25x, 34 dB at 2.5x -> 36 dB at 1.875x
-    assert table[2] == ("| 30 steps uni_pc | 2.00x, 36.00 dB | – | – | 1.88x | – | – (one point, 39.0 dB) | 3.00x "
-                        "| **0.67** |")
-    flagged = above_oracle(per)
-    assert len([f for f in flagged if f.startswith("- ")]) == 1 and "fbcache 0.1 [default]" in flagged[0]
-    assert "(+1.00 dB)" in flagged[0]  # the oracle gives 38 dB at 2.5x
-    assert "SemCache vs every peer and the oracle" in markdown(rows, ["# t"])
+    table = matched_table(per, rows)
+    # teacache frontier: 38 dB at 1.33x, 34 dB at 2x -> SemCache's 36 dB at 1.67x; at 2x it gives 34 dB.
+    # greedy oracle: 40 dB at 1.33x, 30 dB at 4x -> 36 dB at 2.4x; at 2x 37.5 dB.
+    # search bound (knapsack over the two prompts' whole-step options: 4 computed 99 dB, 3: 40, 2: 36, 1: 30):
+    # 64.5 dB at 1.6x (4 + 1 computed), 36 dB at 2x (2 + 2), 33 dB at 2.67x -> 36 dB at 2x exactly
+    cells = [c.strip() for c in table[2].split("|")[1:-1]]
+    assert cells[0] == "30 steps uni_pc" and cells[1] == "2.00x, 36.00 dB"
+    assert cells[4] == "1.67x / 34.0 dB" and cells[8] == "2.40x / 37.5 dB"
+    assert cells[10] == "2.00x / 36.0 dB" and cells[11] == "**1.00**"
+    section = "\n".join(bound_section(rows, per))
+    assert "No whole-step method's mean point lies more than 0.3 dB above the bound." in section
+    assert "fbcache 0.03 [default]" in section and "not a whole-step method" in section  # flagged, not a defect
+    text = markdown(rows, ["# t"])
+    assert "SemCache vs every peer along the frontiers, and the bounds" in text and "greedy-oracle" in text
 
 
 def test_readme_quotes_the_committed_benchmark_tables():
@@ -183,3 +215,23 @@ def test_prompt_subsets_stay_balanced_and_finished_rows_are_found_again():
     assert len(rb.pick_prompts(None, False)) == 8 and len(rb.pick_prompts(None, True)) == 10
     fresh = {"method": "teacache 0.15 [default]", "prompt": "p", "seed": 101, "steps": 30, "sampler": "euler"}
     assert rb.row_key(fresh) == rb.row_key({k: str(v) for k, v in fresh.items()})  # as read back from the CSV
+
+
+def test_harness_layering_runs_one_way():
+    """runner and calibration sit below the peers, the method table above them: no import circle."""
+    import ast
+
+    def imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                found |= {node.module or ""} | {f"{node.module}.{a.name}" if node.module else a.name for a in node.names}
+        return found
+
+    harness = BENCH / "harness"
+    below = {"runner": imports(harness / "runner.py"), "calibration": imports(harness / "peers" / "calibration.py"),
+             "engine": imports(harness / "peers" / "engine.py")}
+    for name, found in below.items():
+        assert not {m for m in found if m.split(".")[0] in ("methods", "suites", "peers")}, (name, found)
+    assert "peers" in imports(harness / "methods.py") and "runner" in imports(harness / "methods.py")

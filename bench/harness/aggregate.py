@@ -155,6 +155,28 @@ def psnr_at_speedup(curve: list[Summary], speed: float, speed_key: str = "work_s
     return interpolate(frontier([(getattr(s, speed_key), s.psnr) for s in curve]), speed)
 
 
+def evaluation_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows every table is measured on (rows before the split existed count as evaluation)."""
+    return [r for r in rows if (r.get("split") or "evaluation") == "evaluation"]
+
+
+def tuning_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r.get("split") == "tuning"]
+
+
+def projected_speedup(rows: list[dict[str, Any]], blocks: int = 30) -> float | None:
+    """First Block Cache's compute speedup on a `blocks`-block model from its per-step decisions
+    ("." block 0 only, "C" every block, "h" one of two streams reused): block 0 always runs."""
+    total = cost = 0.0
+    for r in rows:
+        d = r.get("decisions") or ""
+        if not d:
+            return None
+        total += len(d)
+        cost += sum({"C": 1.0, ".": 1.0 / blocks, "h": (1.0 + (blocks - 1) * 0.5) / blocks}[c] for c in d)
+    return total / cost if cost else None
+
+
 def nearest_psnr(curve: list[Summary], psnr: float) -> Summary | None:
     """The sweep point whose PSNR is closest to `psnr` (the oracle's stand-in "default")."""
     return min(curve, key=lambda s: abs(s.psnr - psnr)) if curve else None

@@ -3,7 +3,9 @@
 SemCache goes through the pack's `patch_model` (what SemCachePatchModel.execute calls);
 EasyCache and LazyCache through ComfyUI's own node classes (`comfy_extras.nodes_easycache`),
 so the benchmark runs their real code, not a re-implementation. TeaCache, MagCache, First
-Block Cache and the oracle are `peers/` (written from their papers, on public hook points).
+Block Cache, the greedy and constrained oracles and schedule replays are `peers/` (written from
+their authors' algorithms, on public hook points). This is the top of the harness's layering:
+it imports `peers` and `runner`, neither imports it.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from importlib import import_module
+
 from . import peers
 from .fairness import with_input_copy
+from .prompts import BenchPrompt
+from .runner import Sample, SamplingSetup, sample
 
 SHORT = {"magcache_K": "K"}  # label names of peer settings
+PEER_FAMILIES = (*peers.FAMILIES, "replay")
 # The nodes' own defaults (SemCachePatchModel inputs; EasyCache/LazyCache node inputs).
 EASYCACHE_DEFAULTS = {"reuse_threshold": 0.2, "start_percent": 0.15, "end_percent": 0.95}
 
@@ -22,7 +29,8 @@ EASYCACHE_DEFAULTS = {"reuse_threshold": 0.2, "start_percent": 0.15, "end_percen
 @dataclass(frozen=True)
 class Method:
     """One configuration: a family ("uncached", "semcache", "easycache", "lazycache", "tmm",
-    "semcache+tmm", or a peer: "teacache", "magcache", "fbcache", "oracle") + settings."""
+    "semcache+tmm", a peer: "teacache", "magcache", "fbcache", a reference: "greedy-oracle",
+    "constrained-oracle", or "replay" of a skip pattern) + settings."""
 
     family: str
     settings: dict = field(default_factory=dict, hash=False)
@@ -36,11 +44,14 @@ class Method:
         if self.family == "semcache+tmm":
             extra = f" [{self.tag}]" if self.tag else ""
             return f"semcache {self.settings['threshold_scale']:g} + tmm {self.settings['reuse_ratio']:g}{extra}"
+        if self.family == "replay":
+            return f"replay {self.settings['pattern']}"
         knob = self.knob
         extra = f" [{self.tag}]" if self.tag else ""
         if self.family in peers.FAMILIES:  # a second knob swept along (MagCache's K) shows in the label
-            extra = "".join(f" {SHORT.get(k, k)}={v:g}" for k, v in sorted(self.settings.items())
-                            if k != peers.KNOBS[self.family]) + extra
+            extra = "".join(f" {SHORT.get(k, k)}={v:g}" if isinstance(v, (int, float)) else f" {SHORT.get(k, k)}={v}"
+                            for k, v in sorted(self.settings.items())
+                            if k not in (peers.KNOBS[self.family], "mode")) + extra
         return f"{self.family} {knob:g}{extra}" if knob is not None else f"{self.family}{extra}"
 
     @property
@@ -62,7 +73,7 @@ class Method:
             return model
         if self.family in ("semcache", "tmm", "semcache+tmm"):
             return self._apply_pack(model, pack)
-        if self.family in peers.FAMILIES:
+        if self.family in PEER_FAMILIES:
             return peers.apply(model, self.family, self.settings)
         from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
 
@@ -72,8 +83,6 @@ class Method:
 
     def _apply_pack(self, model: Any, pack: Any) -> Any:
         """TMM Frame Selector then SemCache Patch Model, as the two nodes chain in a workflow."""
-        from importlib import import_module
-
         glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
         tmm_settings = {TMM_KEYS[k]: v for k, v in self.settings.items() if k in TMM_KEYS}
         psa_settings = {k: v for k, v in self.settings.items() if k not in TMM_KEYS}
@@ -119,3 +128,22 @@ def semcache_tmm(threshold_scale: float, reuse_ratio: float, tag: str = "", **se
 def peer(family: str, knob: float, tag: str = "", **settings: Any) -> Method:
     """A peer of `peers.FAMILIES` at its knob value (other settings: the peer's own defaults)."""
     return Method(family, {peers.KNOBS[family]: knob, **settings}, tag)
+
+
+def replay(pattern: str) -> Method:
+    """Whole-step residual reuse exactly where `pattern` has "." (the search bound's building block)."""
+    return Method("replay", {"pattern": pattern})
+
+
+def run_method(model: Any, pack: Any, method: Method, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
+    """`method` applied to `model` (with the input copy of fairness.py unless it opts out), sampled."""
+    patched = method.apply(model, pack)
+    result = sample(patched, prompt, setup)
+    if method.family in ("semcache", "tmm", "semcache+tmm"):
+        result.stats = import_module(f"{pack.__name__}.semcache_core.comfy_glue").latest_stats(patched)
+    if method.family in PEER_FAMILIES:
+        log = peers.latest_log(patched)
+        if log is not None:
+            result.reused = log.pattern.count(".") + 0.5 * log.pattern.count("h")
+            result.decisions = log.pattern
+    return result

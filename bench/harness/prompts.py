@@ -45,4 +45,13 @@ NEUTRAL_PROMPTS = [  # `run_benchmark.py --with-neutral` adds them (two more sam
     BenchPrompt(Clip("purple", "person", "walking", "to the left", "in the snow", None), 105),
 ]
 QUICK_PROMPTS = [PROMPTS[0], PROMPTS[4]]  # one static, one dynamic
+# The tuning set: SemCache's defaults are chosen on these (its sweep and ablations run on them);
+# every table is measured on PROMPTS (+ NEUTRAL_PROMPTS), the evaluation set. Disjoint from both
+# it and the peers' calibration prompts (a test checks).
+TUNING_PROMPTS = [
+    BenchPrompt(Clip("orange", "cube", "waiting", None, "in the desert", None), 301),
+    BenchPrompt(Clip("white", "ball", "bouncing quickly", "to the left", "in a storm", None), 302),
+    BenchPrompt(Clip("blue", "person", "sitting", None, "in a library", None), 303),
+    BenchPrompt(Clip("black", "bird", "jumping", "to the right", "on the grassland", None), 304),
+]
 NEGATIVE = ""  # the proxy learned the empty prompt as its unconditional branch

@@ -20,3 +20,10 @@ def engine_version() -> str:
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = git("status", "--porcelain", "--", "semcache_core", "nodes")
     return commit + (" + uncommitted engine changes" if dirty else "")
+
+
+def checksum(path: Path) -> str:
+    """SHA-256 of a file (the proxy checkpoint a run used)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

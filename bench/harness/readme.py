@@ -13,7 +13,8 @@ from pathlib import Path
 # heading that results generated before benchmark v2 use, until the committed run is redone)
 SECTIONS: dict[str, str | tuple[str, ...]] = {
     "defaults": "Each method at its node default",
-    "matched": ("SemCache vs every peer and the oracle at SemCache's default PSNR",
+    "matched": ("SemCache vs every peer along the frontiers, and the bounds",
+                "SemCache vs every peer and the oracle at SemCache's default PSNR",
                 "SemCache vs EasyCache / LazyCache at matched quality and matched speed"),
     "schedules": "Node defaults on other schedules (20 / 30 / 50 steps, euler and uni_pc)",
 }

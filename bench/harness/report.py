@@ -1,26 +1,34 @@
-"""The markdown report: tables per configuration, defaults, matched comparisons, prompt classes,
-the oracle (the limit of residual reuse), per schedule."""
+"""The markdown report: tables per configuration, defaults, the frontier comparison with every peer,
+the bounds (greedy and constrained oracles, which are not limits, and the search bound, which is
+one of the schedules searched), prompt classes, per schedule; all on the evaluation prompts, and
+SemCache's tuning sweep on the tuning prompts."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import bound
 from .aggregate import (
     CLASSES,
     Summary,
     by_class,
     by_config,
+    evaluation_rows,
     matched,
     nearest_psnr,
+    projected_speedup,
     psnr_at_speedup,
     schedule_of,
     schedule_summaries,
     speedup_at_psnr,
     sweep,
+    tuning_rows,
 )
 
-PEERS = ("easycache", "lazycache", "teacache", "magcache", "fbcache")
-ABOVE_MARGIN_DB = 0.1  # a point must beat the oracle's curve by more than this to be flagged
+PEERS = ("easycache", "lazycache", "teacache", "teacache-ret", "magcache", "fbcache")
+ORACLES = ("greedy-oracle", "constrained-oracle")
+ABOVE_MARGIN_DB = 0.3  # a whole-step point must beat the search bound by more than this to be a defect
+HIDDEN = ("uncached", "replay")  # not configurations of their own in the tables
 
 
 def _n(v: float | None, fmt: str = ".2f") -> str:
@@ -34,7 +42,7 @@ def config_table(summaries: list[Summary]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in summaries:
-        if s.family == "uncached":
+        if s.family in HIDDEN:
             continue
         lines.append(
             f"| {s.label} | {s.skipped:.1f} | {s.work_speedup:.2f}x | {s.cpu_speedup:.2f}x | {s.wall_speedup:.2f}x "
@@ -52,7 +60,7 @@ def matched_lines(summaries: list[Summary], speed_key: str = "work_speedup") -> 
     if sem is None:
         return []
     lines = []
-    for other in (*PEERS, "oracle"):
+    for other in (*PEERS, *ORACLES):
         curve = sweep(summaries, other)
         if len(curve) < 2:
             continue
@@ -73,16 +81,17 @@ def matched_lines(summaries: list[Summary], speed_key: str = "work_speedup") -> 
 
 
 def class_rows(summaries: list[Summary]) -> list[Summary]:
-    """Every node default, SemCache's untagged sweep points and paper mode, and the oracle point
-    nearest SemCache default's PSNR (the oracle has no default: that point stands in for it)."""
-    picked = [s for s in summaries if s.family != "uncached" and (
-        s.tag in ("default", "mode=paper") or (s.family == "semcache" and not s.tag))]
+    """Every node default, SemCache's untagged sweep points, and each oracle's point nearest
+    SemCache default's PSNR (the oracles have no default: that point stands in for it)."""
+    picked = [s for s in summaries if s.family not in HIDDEN and (
+        s.tag == "default" or (s.family == "semcache" and not s.tag))]
     sem = _default(summaries, "semcache")
-    stand_in = nearest_psnr(sweep(summaries, "oracle"), sem.psnr) if sem else None
-    return picked + ([stand_in] if stand_in else [])
+    stand_ins = [nearest_psnr(sweep(summaries, o), sem.psnr) for o in ORACLES] if sem else []
+    return picked + [s for s in stand_ins if s]
 
 
-def class_table(rows: list[dict[str, Any]], summaries: list[Summary]) -> list[str]:
+def class_table(rows: list[dict[str, Any]], summaries: list[Summary],
+                main: tuple[int, str] = (30, "uni_pc")) -> list[str]:
     lines = [
         "| configuration | compute speedup static / neutral / dynamic | static ÷ dynamic speedup "
         "| PSNR static / neutral / dynamic | mean p_s static / dynamic | mean τ static / dynamic |",
@@ -96,8 +105,21 @@ def class_table(rows: list[dict[str, Any]], summaries: list[Summary]) -> list[st
         psnr = " / ".join(f"{split[c].psnr:.1f}" if c in split else "–" for c in CLASSES)
         p_s = " / ".join(_n(split[c].p_s, ".3f") if c in split else "–" for c in ("static", "dynamic"))
         tau = " / ".join(_n(split[c].tau, ".3f") if c in split else "–" for c in ("static", "dynamic"))
-        label = s.label + (" (nearest SemCache default's PSNR)" if s.family == "oracle" else "")
+        label = s.label + (" (nearest SemCache default's PSNR)" if s.family in ORACLES else "")
         lines.append(f"| {label} | {speed} | {ratio} | {psnr} | {p_s} | {tau} |")
+    sem = _default(summaries, "semcache")
+    front = bound.frontier([r for r in rows if schedule_of(r) == main])
+    point = bound.nearest(front, sem.psnr) if sem else None
+    if point is not None:
+        prompts = {r["prompt"]: r["motion_class"] for r in rows}
+        speeds = {c: point.class_speedup(prompts, main[0], c) for c in CLASSES}
+        speed = " / ".join(f"{v:.2f}x" if v else "–" for v in speeds.values())
+        st, dy = speeds["static"], speeds["dynamic"]
+        ratio = f"{st / dy:.2f}" if st and dy else "–"
+        per_class = {c: [pk[1] for p, pk in point.picks.items() if prompts.get(p) == c] for c in CLASSES}
+        psnr = " / ".join(f"{sum(v) / len(v):.1f}" if v else "–" for v in per_class.values())
+        lines.append(f"| search bound at {point.speedup:.2f}x, {point.psnr:.2f} dB (nearest SemCache default's "
+                     f"PSNR) | {speed} | {ratio} | {psnr} | – | – |")
     return lines
 
 
@@ -124,7 +146,7 @@ def adaptivity_verdict(rows: list[dict[str, Any]], summaries: list[Summary]) -> 
 
 def per_prompt_table(rows: list[dict[str, Any]], summaries: list[Summary]) -> list[str]:
     """Each prompt under every node default: skipped steps, PSNR (and SemCache's p_s)."""
-    defaults = [s for s in summaries if s.tag == "default"]
+    defaults = [s for s in summaries if s.tag == "default" and s.family not in HIDDEN]
     head = "| prompt | class | " + " | ".join(f"{s.label}: skipped, PSNR" for s in defaults) + " | SemCache p_s |"
     lines = [head, "|---|---|" + "---|" * len(defaults) + "---:|"]
     prompts = list(dict.fromkeys(r["prompt"] for r in rows))
@@ -211,59 +233,143 @@ def schedule_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def matched_table(per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str]:
-    """Per schedule: each peer's and the oracle's compute speedup at SemCache default's PSNR (on
-    its sweep's Pareto frontier), and SemCache's speedup as a fraction of the oracle's."""
-    lines = ["| schedule | SemCache default: speedup, PSNR | " + " | ".join(PEERS) + " | oracle | SemCache ÷ oracle |",
-             "|---|---|" + "---:|" * (len(PEERS) + 2)]
+def _both_ways(curve: list[Summary], sem: Summary) -> str:
+    if not curve:
+        return "–"
+    at_psnr = speedup_at_psnr(curve, sem.psnr)
+    at_speed = psnr_at_speedup(curve, sem.work_speedup)
+    if at_psnr is None and at_speed is None:
+        lo, hi = min(c.work_speedup for c in curve), max(c.work_speedup for c in curve)
+        return f"– ({lo:.2f}–{hi:.2f}x, {min(c.psnr for c in curve):.1f}–{min(max(c.psnr for c in curve), 99):.1f} dB)"
+    left = f"{at_psnr:.2f}x" if at_psnr is not None else "–"
+    right = f"{at_speed:.1f} dB" if at_speed is not None else "–"
+    return f"{left} / {right}"
+
+
+def matched_table(per_schedule: dict[tuple[int, str], list[Summary]],
+                  rows: list[dict[str, Any]] | None = None) -> list[str]:
+    """Per schedule, along the frontiers: each peer's and oracle's compute speedup at SemCache
+    default's PSNR and its PSNR at SemCache default's speedup; the search bound's, and SemCache's
+    speedup as a fraction of the bound's at equal PSNR."""
+    names = (*PEERS, *ORACLES)
+    lines = ["| schedule | SemCache default: speedup, PSNR | " + " | ".join(names)
+             + " | search bound | SemCache ÷ bound |", "|---|---|" + "---:|" * (len(names) + 2)]
     for (steps, sampler), summaries in per_schedule.items():
         sem = _default(summaries, "semcache")
         if sem is None:
             continue
-        cells = []
-        for family in (*PEERS, "oracle"):
-            curve = sweep(summaries, family)
-            at = speedup_at_psnr(curve, sem.psnr) if len(curve) >= 1 else None
-            if at is not None:
-                cells.append(f"{at:.2f}x")
-            elif curve:
-                lo, hi = min(c.psnr for c in curve), min(max(c.psnr for c in curve), 99.0)
-                cells.append(f"– ({lo:.1f}–{hi:.1f} dB)" if len(curve) > 1 else f"– (one point, {lo:.1f} dB)")
-            else:
-                cells.append("–")
-        oracle = speedup_at_psnr(sweep(summaries, "oracle"), sem.psnr)
-        fraction = f"**{sem.work_speedup / oracle:.2f}**" if oracle else "–"
+        cells = [_both_ways(sweep(summaries, family), sem) for family in names]
+        front = bound.frontier([r for r in rows or [] if schedule_of(r) == (steps, sampler)])
+        b_speed, b_psnr = bound.speedup_at(front, sem.psnr), bound.psnr_at(front, sem.work_speedup)
+        cells.append(f"{_n(b_speed)}x / {_n(b_psnr, '.1f')} dB" if front else "–")
+        fraction = f"**{sem.work_speedup / b_speed:.2f}**" if b_speed else "–"
         lines.append(f"| {steps} steps {sampler} | {sem.work_speedup:.2f}x, {sem.psnr:.2f} dB | "
                      + " | ".join(cells) + f" | {fraction} |")
-    lines += ["", "A cell is the method's speedup where its threshold sweep's Pareto frontier (compute speedup vs "
-              "PSNR, linear between points) reaches SemCache default's PSNR; \"–\" with a range: that PSNR lies "
-              "outside the sweep's range."]
+    lines += ["", "Each cell: the method's compute speedup where its sweep's Pareto frontier (compute speedup vs PSNR, "
+              "linear between points) reaches SemCache default's PSNR / its PSNR at SemCache default's speedup; \"–\": "
+              "outside the sweep's range (shown). The greedy and constrained oracles are references, not limits; the "
+              "search bound is the best of the whole-step schedules searched (see *The search bound*)."]
     return lines
 
 
-def above_oracle(per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str]:
-    """Points of any method above the oracle's curve (higher PSNR at the same compute speedup)."""
-    found = []
+def bound_section(rows: list[dict[str, Any]], per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str]:
+    """The search bound per schedule: its frontier and any method point above it."""
+    out = ["The bound: per prompt and number of computed steps, the best final-clip PSNR of any whole-step "
+           "schedule that was run (every whole-step method's own samples and the replays of their logged patterns "
+           "with plain residual reuse), allocated over the prompts by an exact knapsack (`harness/bound.py`). A "
+           f"whole-step method point more than {ABOVE_MARGIN_DB} dB above it is a defect of the bound.", ""]
     for (steps, sampler), summaries in per_schedule.items():
-        curve = sweep(summaries, "oracle")
-        if len(curve) < 2:
+        mine = [r for r in rows if schedule_of(r) == (steps, sampler)]
+        front = bound.frontier(mine)
+        if not front:
             continue
+        replays = len({r["method"] for r in mine if r["family"] == "replay"})
+        out += [f"### {steps} steps {sampler}", "",
+                f"{len(front)} frontier points from {len({r['method'] for r in mine if bound.whole_step(r)})} "
+                f"whole-step configurations ({replays} of them replays):", "",
+                "| bound speedup | mean PSNR | computed steps (all prompts) | sources |", "|---:|---:|---:|---|"]
+        for p in front:
+            sources = sorted({pk[2].split(" [")[0].split(" ")[0] for pk in p.picks.values()})
+            out.append(f"| {p.speedup:.2f}x | {p.psnr:.2f} | {p.computed} | {', '.join(sources)} |")
+        defects, others = [], []
         for s in summaries:
-            if s.family in ("uncached", "oracle"):
+            if s.family in HIDDEN:
                 continue
-            bound = psnr_at_speedup(curve, s.work_speedup)
-            if bound is not None and s.psnr > bound + ABOVE_MARGIN_DB:
-                found.append(f"- {steps} steps {sampler}: **{s.label}** {s.work_speedup:.2f}x at {s.psnr:.2f} dB, "
-                             f"the oracle's curve gives {bound:.2f} dB there (+{s.psnr - bound:.2f} dB).")
-    if not found:
-        return [f"No point of any method lies above the oracle's curve by more than {ABOVE_MARGIN_DB} dB "
-                "(within the oracle sweep's speedup range)."]
-    return found + ["", "What the oracle bounds: rules that replace the *whole* block stack by its cached residual, "
-                    "choosing greedily (reuse while the accumulated true error stays small, blind to how an error "
-                    "now grows later), with no warm-up or cap. A point above its curve means either the method "
-                    "reuses a different approximation (First Block Cache recomputes block 0 and reuses only the "
-                    "rest of the stack's residual; TMM recomputes some frames), or its choice of computed steps "
-                    "beats the greedy one; not that its error estimate is better than the truth."]
+            at = bound.psnr_at(front, s.work_speedup)
+            if at is None or s.psnr <= at + ABOVE_MARGIN_DB:
+                continue
+            whole = all(bound.whole_step(r) for r in mine if r["method"] == s.label)
+            line = (f"- **{s.label}** {s.work_speedup:.2f}x at {s.psnr:.2f} dB, the bound gives {at:.2f} dB there "
+                    f"(+{s.psnr - at:.2f} dB)")
+            (defects if whole else others).append(line + ("." if whole else ": not a whole-step method (it "
+                                                          "recomputes part of each step), outside what the bound covers."))
+        out += [""] + (["**Defects of the bound** (whole-step points above it):"] + defects if defects else
+                       [f"No whole-step method's mean point lies more than {ABOVE_MARGIN_DB} dB above the bound."])
+        out += others
+        out.append("")
+    return out
+
+
+def split_table(rows: list[dict[str, Any]], per_schedule: dict[tuple[int, str], list[Summary]],
+                main: tuple[int, str]) -> list[str]:
+    """Static / dynamic compute speedup of every node default beside the bound's at the same PSNR."""
+    summaries = per_schedule.get(main) or []
+    mine = [r for r in rows if schedule_of(r) == main]
+    front = bound.frontier(mine)
+    prompts = {r["prompt"]: r["motion_class"] for r in mine}
+    lines = ["| configuration | speedup static / dynamic | PSNR | search bound at that PSNR: speedup static / dynamic |",
+             "|---|---|---:|---|"]
+    for s in summaries:
+        if s.tag != "default" or s.family in HIDDEN:
+            continue
+        split = by_class(mine, s.label)
+        own = " / ".join(f"{split[c].work_speedup:.2f}x" if c in split else "–" for c in ("static", "dynamic"))
+        point = bound.nearest(front, s.psnr)
+        if point is None:
+            lines.append(f"| {s.label} | {own} | {s.psnr:.2f} | – |")
+            continue
+        theirs = " / ".join(_n(point.class_speedup(prompts, main[0], c)) + "x" for c in ("static", "dynamic"))
+        lines.append(f"| {s.label} | {own} | {s.psnr:.2f} | {theirs} ({point.speedup:.2f}x, {point.psnr:.2f} dB) |")
+    return lines
+
+
+def fbcache_projection(rows: list[dict[str, Any]], per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str]:
+    """First Block Cache's speedup on the proxy and projected to Wan 1.3B's 30 blocks."""
+    lines = ["| schedule | configuration | compute speedup (proxy) | projected to 30 blocks | PSNR |",
+             "|---|---|---:|---:|---:|"]
+    for (steps, sampler), summaries in per_schedule.items():
+        for s in sweep(summaries, "fbcache"):
+            mine = [r for r in rows if r["method"] == s.label and schedule_of(r) == (steps, sampler)]
+            lines.append(f"| {steps} {sampler} | {s.label} | {s.work_speedup:.2f}x | "
+                         f"{_n(projected_speedup(mine))}x | {s.psnr:.2f} |")
+    return lines
+
+
+def tuning_section(rows: list[dict[str, Any]], main: tuple[int, str]) -> list[str]:
+    """SemCache's sweep and ablations on the tuning prompts: the evidence its defaults rest on."""
+    mine = [r for r in tuning_rows(rows) if schedule_of(r) == main]
+    if not mine:
+        return ["(no tuning rows in this run)"]
+    prompts = list(dict.fromkeys(f"{r['prompt']} ({r['motion_class']})" for r in mine))
+    return [f"{main[0]} steps {main[1]}; tuning prompts: " + "; ".join(prompts) + ".", ""] + config_table(by_config(mine))
+
+
+def calibration_section(info: dict | None) -> list[str]:
+    if not info:
+        return ["(no calibration in this run)"]
+    out = []
+    for mode, what in (("e", "`e` (upstream's default Wan signal)"), ("e0", "`e0` (ret mode, from step 5)")):
+        if f"teacache_{mode}_r2" in info:
+            out.append(f"- TeaCache, signal {what}: degree-4 polynomial from {info[f'teacache_{mode}_pairs']} step pairs "
+                       f"(both CFG streams) of {info.get('teacache_prompts')} calibration prompts at "
+                       f"{', '.join(f'{n} {s}' for n, s in info.get('teacache_schedules', []))}: **R² "
+                       f"{info[f'teacache_{mode}_r2']:.3f}**; clamped at 0 when applied.")
+    if "magcache_vs_real_pearson" in info:
+        out.append(f"- MagCache ratio curve (cond, {' '.join(map(str, info.get('magcache_schedule', [])))}): Pearson "
+                   f"correlation with the published real Wan 2.1 T2V 1.3B curve {info['magcache_vs_real_pearson']:.3f}.")
+    out.append("- `calibration.png`: TeaCache's predicted vs actual output change per mode; the proxy's MagCache "
+               "ratios beside the published real-Wan curve.")
+    return out
 
 
 def tmm_frontier(per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str]:
@@ -280,24 +386,30 @@ def tmm_frontier(per_schedule: dict[tuple[int, str], list[Summary]]) -> list[str
     return out or ["(no SemCache + TMM points in this run)"]
 
 
-def markdown(rows: list[dict[str, Any]], header: list[str], main: tuple[int, str] = (30, "uni_pc")) -> str:
+def markdown(rows: list[dict[str, Any]], header: list[str], main: tuple[int, str] = (30, "uni_pc"),
+             calibration: dict | None = None) -> str:
+    everything = rows
+    rows = evaluation_rows(rows)
     per_schedule = schedule_summaries(rows)
     main_rows = [r for r in rows if schedule_of(r) == main]
     summaries = per_schedule.get(main) or by_config(main_rows)
-    defaults = [s for s in summaries if s.tag == "default"]
-    ablations = [s for s in summaries if s.tag not in ("", "default")]
+    defaults = [s for s in summaries if s.tag == "default" and s.family not in HIDDEN]
+    extras = [s for s in summaries if s.tag not in ("", "default") and s.family not in HIDDEN]
     parts = list(header)
     parts += ["", "## Each method at its node default", "",
-              f"{main[0]} steps {main[1]}; the oracle has no default (see its sweep).", ""] + config_table(defaults)
-    parts += ["", "## SemCache vs every peer and the oracle at SemCache's default PSNR", ""]
-    parts += matched_table(per_schedule)
+              f"{main[0]} steps {main[1]}, evaluation prompts; each peer at its authors' recommended Wan 2.1 T2V 1.3B "
+              "setting; the oracles have no default (see their sweeps).", ""] + config_table(defaults)
+    parts += ["", "## SemCache vs every peer along the frontiers, and the bounds", ""]
+    parts += matched_table(per_schedule, rows)
     parts += ["", f"On {main[0]} steps {main[1]}, both ways:", ""]
     parts += matched_lines(summaries) or ["(needs the threshold sweeps)"]
-    parts += ["", "## Points above the oracle's curve", ""] + above_oracle(per_schedule)
+    parts += ["", "## The search bound", ""] + bound_section(rows, per_schedule)
+    parts += ["## Static vs dynamic speedup of each default beside the bound's", ""]
+    parts += split_table(rows, per_schedule, main)
     parts += ["", "## Does SemCache + TMM move the frontier?", ""] + tmm_frontier(per_schedule)
     parts += ["", "## Static vs dynamic prompts", "",
-              f"{main[0]} steps {main[1]}. The oracle row shows how much adaptivity the model allows: its skips "
-              "follow the true error alone.", ""] + class_table(main_rows, summaries)
+              f"{main[0]} steps {main[1]}. The oracle rows show how much adaptivity the model allows: their skips "
+              "follow the true error alone.", ""] + class_table(main_rows, summaries, main)
     parts += [""] + adaptivity_verdict(main_rows, summaries) + [""] + reference_motion(main_rows)
     parts += [""] + premise_check(main_rows, summaries)
     parts += ["", "Per prompt, each method at its node default:", ""] + per_prompt_table(main_rows, summaries)
@@ -305,14 +417,18 @@ def markdown(rows: list[dict[str, Any]], header: list[str], main: tuple[int, str
         parts += ["", "## Node defaults on other schedules (20 / 30 / 50 steps, euler and uni_pc)", "",
                   "Each cell: compute speedup, PSNR, motion ratio; means over the same prompts.", ""]
         parts += schedule_table(rows)
+    parts += ["", "## Calibration of TeaCache and MagCache on the proxy", ""] + calibration_section(calibration)
+    parts += ["", "## First Block Cache projected to a 30-block model", "",
+              "Block 0 always runs; the proxy has fewer blocks than Wan 1.3B's 30, so its share of a reused step is "
+              "larger here. Projection from the per-step decisions.", ""] + fbcache_projection(rows, per_schedule)
     tmm_rows = [s for s in summaries if s.family in ("tmm", "semcache+tmm")]
     if tmm_rows:
         parts += ["", "## TMM Frame Selector: alone and chained with SemCache", ""] + config_table(tmm_rows)
     parts += ["", "## All threshold sweep points, per schedule (the Pareto curves of `pareto.png`)"]
     for (steps, sampler), ss in per_schedule.items():
-        points = [s for s in ss if s.tag in ("", "default") and s.family != "uncached"]
+        points = [s for s in ss if s.tag in ("", "default") and s.family not in HIDDEN]
         parts += ["", f"### {steps} steps {sampler}", ""] + config_table(points)
-    if ablations:
-        parts += ["", "## Ablations (SemCache at the base point `semcache 0.2`, one setting changed) and extras", ""]
-        parts += config_table(ablations)
+    if extras:
+        parts += ["", "## Extras on the evaluation prompts", ""] + config_table(extras)
+    parts += ["", "## Tuning set: SemCache's sweep and ablations", ""] + tuning_section(everything, main)
     return "\n".join(parts) + "\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from importlib import import_module
 from statistics import mean, median
 from typing import Any
 
@@ -20,11 +19,9 @@ import torch
 from proxy.comfy_nodes.proxy_codec import raw_to_rgb
 from proxy.comfy_nodes.proxy_text import encode
 
-from . import peers
-from .methods import Method
 from .metrics import fidelity, motion_energy
 from .prompts import NEGATIVE, BenchPrompt
-from .target import error_check_fields
+from .error_fields import error_check_fields
 from .work import BlockWork
 
 
@@ -51,7 +48,8 @@ class Sample:
     cpus: list[float]
     work: BlockWork
     stats: Any  # SemCache RunStats or None
-    reused: int | None = None  # a peer's reused steps (First Block Cache's still run block 0)
+    reused: float | None = None  # a peer's reused steps (First Block Cache's still run block 0; half = one stream)
+    decisions: str | None = None  # a peer's per-step decisions ("." reused, "C" computed, "h" one stream reused)
 
     @property
     def wall(self) -> float:
@@ -85,24 +83,12 @@ def sample(model: Any, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
     return Sample(video, [wall], [cpu], work, None)
 
 
-def run_method(model: Any, pack: Any, method: Method, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
-    """`method` applied to `model` (with the input copy of fairness.py unless it opts out), sampled."""
-    patched = method.apply(model, pack)
-    result = sample(patched, prompt, setup)
-    if method.family in ("semcache", "tmm", "semcache+tmm"):
-        result.stats = import_module(f"{pack.__name__}.semcache_core.comfy_glue").latest_stats(patched)
-    if method.family in peers.FAMILIES:
-        log = peers.latest_log(patched)
-        result.reused = log.pattern.count(".") if log is not None else None
-    return result
-
-
 def _mean(values: list[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return mean(kept) if kept else None
 
 
-def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample, setup: SamplingSetup) -> dict[str, Any]:
+def row(method: Any, prompt: BenchPrompt, result: Sample, ref: Sample, setup: SamplingSetup) -> dict[str, Any]:
     """One CSV row: the method, the prompt, speed (vs the same prompt uncached; times are medians
     over the repeats) and fidelity."""
     out: dict[str, Any] = {
@@ -121,6 +107,8 @@ def row(method: Method, prompt: BenchPrompt, result: Sample, ref: Sample, setup:
         "steps": len(result.work.per_step),
         "skipped_steps": result.reused if result.reused is not None else result.work.skipped_steps,
         "pattern": result.work.step_pattern(),
+        "decisions": getattr(result, "decisions", None) or "",
+        "n_blocks": getattr(result.work, "n_blocks", ""),
         "block_work": result.work.total,
         "ref_block_work": ref.work.total,
         "ref_wall_s": ref.wall,

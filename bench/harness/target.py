@@ -18,6 +18,7 @@ from statistics import mean, median, pstdev
 from typing import Any
 
 from .aggregate import by_config, psnr_at_speedup, schedule_of, schedule_summaries, sweep
+from .error_fields import error_check_fields  # noqa: F401  (re-exported: runner rows use it)
 from .methods import Method, semcache
 
 TARGETS = (1.5, 2.0, 2.5, 3.0)
@@ -38,19 +39,6 @@ def methods() -> list[Method]:
     out = [semcache(target_tag(t), target_speedup=t) for t in TARGETS]
     out += [semcache(calibrated_tag(), threshold_scale=s, error_model="self_calibrated") for s in SELF_CALIBRATED_SCALES]
     return out
-
-
-def error_check_fields(stats: Any) -> dict[str, Any]:
-    """Measured / estimated error ratios of one run (error_check.py), for its CSV row."""
-    ratios = [
-        r.check_measured / r.check_estimated
-        for r in getattr(stats, "records", [])
-        if getattr(r, "check_measured", None) is not None and r.check_estimated
-    ]
-    if not ratios:
-        return {"checks": 0}
-    return {"checks": len(ratios), "check_ratio_median": median(ratios), "check_ratio_min": min(ratios),
-            "check_ratio_max": max(ratios)}
 
 
 def fixed_curve(summaries: list) -> list:

@@ -24,6 +24,7 @@ class BlockWork:
 
     def __init__(self, model: Any):
         self.blocks = model.get_model_object("diffusion_model").blocks
+        self.n_blocks = len(self.blocks)
         self.per_step: list[int] = []
         self.total = 0
         self._open = 0

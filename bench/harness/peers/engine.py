@@ -1,22 +1,25 @@
 """The one hook engine every peer policy runs on: ComfyUI's public extension points only.
 
 A peer is a *decision rule* over block-stack residual reuse (TeaCache, MagCache, First Block
-Cache, the oracle). The mechanics they share live here, built like the pack (DESIGN §3):
+Cache, the greedy and constrained oracles, a replayed schedule). The mechanics they share live
+here, built like the pack (DESIGN §3):
 - an OUTER_SAMPLE wrapper makes a fresh PeerRun (policy state, cached residuals) per sampler
   call and drops it in `finally`;
-- a DIFFUSION_MODEL wrapper opens one evaluation per model call (streams from `uuids`, the
-  current sigma) and shows the policy the model output (calibration);
+- a DIFFUSION_MODEL wrapper opens one evaluation per model call (streams from `uuids`, their
+  cond/uncond kind from `cond_or_uncond`, the current sigma and timestep) and shows the policy
+  the model output (calibration);
 - a slot in every `patches_replace["dit"][("double_block", i)]` (wrapping a previous occupant)
-  asks the policy at its decision point and, on reuse, returns `base + cached residual` and
-  turns the remaining blocks into identity.
+  asks the policy at its decision point and applies its answer *per stream*: a stream that
+  reuses gets `base + its cached residual`; the streams that compute run the remaining blocks on
+  their own rows only (so the block work counted by hooks on the real blocks is what ran).
 
-Decision points (`Policy.stage`): "before" block 0 (TeaCache, MagCache), "after_first" block
-(First Block Cache: block 0 always runs; the residual of blocks 1..N-1 is reused), "after_last"
-block (the oracle: the whole stack ran, the policy compares truth with reuse and may replace the
-output by the reused one; that evaluation's block work is then taken off the books).
-One decision per sampler step, by the evaluation holding the leader stream (the first uuid seen in
-the run) over all its rows; evaluations of other streams at the same sigma follow it. Residuals
-are kept per stream.
+Decision points (`Policy.stage`): "before" block 0 (TeaCache, MagCache, replay), "after_first"
+block (First Block Cache: block 0 always runs; the residual of blocks 1..N-1 is reused),
+"after_last" block (the oracles: the whole stack ran, the policy compares truth with reuse and
+may replace the output by the reused one; that evaluation's block work is then taken off the
+books). Every evaluation decides for its own streams; a policy that keeps one state per stream
+and combines the streams' answers (TeaCache: compute if any stream must; MagCache: reuse if any
+stream may) returns the same answer for all of them, as its upstream code does.
 """
 
 from __future__ import annotations
@@ -59,22 +62,26 @@ class Step:
 
 @dataclass
 class RunLog:
-    """What one sampler call decided: (step index, reused?, the rule's value) per leader evaluation."""
+    """What one sampler call decided: per evaluation (step index, reused? per stream, the rule's value)."""
 
-    decisions: list[tuple[int, bool, float | None]] = field(default_factory=list)
+    decisions: list[tuple[int, list[bool], float | None]] = field(default_factory=list)
     observations: list[dict] = field(default_factory=list)  # free-form records (calibration)
 
     @property
     def pattern(self) -> str:
-        return "".join("." if skip else "C" for _, skip, _ in self.decisions)
+        """One character per step: "." every stream reused, "C" none, "h" some (First Block Cache)."""
+        per_step: dict[int, list[bool]] = {}
+        for index, skips, _ in self.decisions:
+            per_step.setdefault(index, []).extend(skips)
+        return "".join("." if all(s) else ("C" if not any(s) else "h") for _, s in sorted(per_step.items()))
 
 
 class Policy:
     """Per-run decision state of one peer (a fresh instance per sampler call).
 
-    Each `decide_*` gets `can_reuse` (a cached residual of the right shape exists for every
-    stream) and returns True to reuse; it must keep its own state consistent when it returns
-    False or when `can_reuse` is False. `value` is what the rule compared, for the log.
+    `decide` gets the evaluation, `can_reuse` per stream (a cached residual of the right shape
+    exists) and the stage's tensors; it returns one bool per stream (True = reuse) and must keep
+    its own state consistent whatever the engine then does. `value` is what the rule compared.
     """
 
     stage = "before"
@@ -83,21 +90,14 @@ class Policy:
     def start(self, sigmas: list[float], percent_to_sigma: Callable[[float], float]) -> None:
         """The sampler call's schedule (sigmas without the final 0) and the model's percent map."""
 
-    def decide_before(self, step: Step, can_reuse: bool, x: torch.Tensor, args: dict, model: Any) -> bool:
-        return False
+    def decide(self, ev: Evaluation, can_reuse: list[bool], **signals: Any) -> list[bool]:
+        return [False] * len(can_reuse)
 
-    def decide_after_first(self, step: Step, can_reuse: bool, x: torch.Tensor, first: torch.Tensor) -> bool:
-        return False
+    def computed(self, ev: Evaluation, x: torch.Tensor, out: torch.Tensor) -> None:
+        """A computed evaluation's block-stack input and output (all rows; every stream computed)."""
 
-    def decide_after_last(self, step: Step, can_reuse: bool, x: torch.Tensor, true_out: torch.Tensor,
-                          reused_out: torch.Tensor | None) -> bool:
-        return False
-
-    def computed(self, step: Step, x: torch.Tensor, out: torch.Tensor) -> None:
-        """A computed step's block-stack input and output (leader rows)."""
-
-    def observe_output(self, step: Step, output: torch.Tensor, log: RunLog) -> None:
-        """The model output of a leader evaluation (leader rows)."""
+    def observe_output(self, ev: Evaluation, output: torch.Tensor, log: RunLog) -> None:
+        """The model output of an evaluation (all rows)."""
 
 
 @dataclass(frozen=True)
@@ -109,16 +109,14 @@ class PeerHolder:
 
 
 class PeerRun:
-    """One sampler call: the policy, the schedule, residuals per stream, the last decision."""
+    """One sampler call: the policy, the schedule, residuals per stream."""
 
     def __init__(self, policy: Policy, sigmas: torch.Tensor, percent_to_sigma: Callable[[float], float], log: RunLog):
         schedule = [float(s) for s in sigmas.flatten().tolist()]
         self.schedule = schedule[:-1] if len(schedule) > 1 else schedule
         self.policy = policy
         self.log = log
-        self.leader: Hashable | None = None
         self.residuals: dict[Hashable, torch.Tensor] = {}
-        self.last_decision: tuple[float, bool] | None = None
         policy.start(self.schedule, percent_to_sigma)
 
     def step(self, sigma: float) -> Step:
@@ -126,62 +124,104 @@ class PeerRun:
         return Step(index, len(self.schedule), sigma)
 
 
-class Evaluation:
-    """One DIFFUSION_MODEL call: streams, the decision, the block-stack input."""
+def _take(t: Any, index: torch.Tensor, batch: int) -> Any:
+    """Rows `index` of a per-row tensor (anything else, e.g. shared RoPE, is passed as is)."""
+    if torch.is_tensor(t) and t.ndim > 0 and t.shape[0] == batch:
+        return t.index_select(0, index.to(t.device))
+    return t
 
-    def __init__(self, run: PeerRun, model: Any, x: torch.Tensor, uuids: list, sigma: float):
+
+class Evaluation:
+    """One DIFFUSION_MODEL call: streams, the per-stream decision, the block-stack input."""
+
+    def __init__(self, run: PeerRun, model: Any, x: torch.Tensor, uuids: list, kinds: list | None, sigma: float,
+                 timestep: torch.Tensor | None):
         self.run = run
         self.model = model
         self.streams = list(uuids) if uuids else [None]
+        self.kinds = list(kinds) if kinds and len(kinds) == len(self.streams) else [0] * len(self.streams)
         self.batch = x.shape[0]
         self.rows = max(x.shape[0] // len(self.streams), 1)
-        if run.leader is None:
-            run.leader = self.streams[0]
-        self.leader = self.streams.index(run.leader) if run.leader in self.streams else None
         self.step = run.step(sigma)
+        self.timestep = timestep
         self.n_blocks = len(model.blocks)
-        self.skip = False
+        self.skip: list[bool] = [False] * len(self.streams)
         self.decided = False
         self.stack_in: torch.Tensor | None = None
-        self.base: torch.Tensor | None = None  # what the cached residual is added to
+        self.base: torch.Tensor | None = None  # what the cached residual is added to (all rows)
+        self.compute_rows: torch.Tensor | None = None  # row index of the computing streams when partial
+        self._e: torch.Tensor | None = None
 
-    def lead(self, t: torch.Tensor) -> torch.Tensor:
-        """The rows a rule looks at: every row of the leader's evaluation. Batched CFG (ComfyUI's
-        usual layout) gives one decision over cond and uncond together, as FBCache and TeaCache's
-        single-state models do; split calls give the leader stream's rows."""
-        return t
+    # -- views ------------------------------------------------------------------------------
+    def chunk(self, t: torch.Tensor, j: int) -> torch.Tensor:
+        """Stream j's rows of a per-row tensor."""
+        return t[j * self.rows : (j + 1) * self.rows]
 
-    def cached(self, like: torch.Tensor) -> torch.Tensor | None:
-        parts = []
-        for j, stream in enumerate(self.streams):
-            r = self.run.residuals.get(stream)
-            if r is None or r.shape != like[j * self.rows : (j + 1) * self.rows].shape:
-                return None
-            parts.append(r)
-        return torch.cat(parts, dim=0).to(device=like.device, dtype=like.dtype)
+    def chunks(self, t: torch.Tensor) -> list[torch.Tensor]:
+        return [self.chunk(t, j) for j in range(len(self.streams))]
 
-    def _follow(self) -> bool:
-        last = self.run.last_decision
-        return last is not None and last[1] and math.isclose(last[0], self.step.sigma, rel_tol=1e-6, abs_tol=1e-9)
+    def time_embedding(self, dtype: torch.dtype) -> torch.Tensor:
+        """Wan's `e` (before the time projection), recomputed from the timestep exactly as the
+        model's forward computes it: (B, 1 or per-frame, dim). Tiny; the same for every prompt."""
+        if self._e is None:
+            from comfy.ldm.wan.model import sinusoidal_embedding_1d
 
-    def _decide(self, stage: str, residual: torch.Tensor | None, *signals: Any) -> bool:
-        can_reuse = residual is not None
-        if self.leader is None:
-            skip = can_reuse and self._follow()
-        else:
-            policy = self.run.policy
-            if stage == "before":
-                skip = policy.decide_before(self.step, can_reuse, *signals)
-            elif stage == "after_first":
-                skip = policy.decide_after_first(self.step, can_reuse, *signals)
-            else:
-                skip = policy.decide_after_last(self.step, can_reuse, *signals)
-            skip = bool(skip) and can_reuse
-            self.run.last_decision = (self.step.sigma, skip)
-            self.run.log.decisions.append((self.step.index, skip, policy.value))
+            t = self.timestep
+            m = self.model
+            e = m.time_embedding(sinusoidal_embedding_1d(m.freq_dim, t.flatten()).to(dtype=dtype))
+            self._e = e.reshape(t.shape[0], -1, e.shape[-1])
+        return self._e
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The model's output head on block-stack output (before unpatchify, a pure reshuffle)."""
+        return self.model.head(hidden, self.time_embedding(hidden.dtype))
+
+    # -- the decision -----------------------------------------------------------------------
+    def cached(self, j: int, like: torch.Tensor) -> torch.Tensor | None:
+        r = self.run.residuals.get(self.streams[j])
+        if r is None or r.shape != self.chunk(like, j).shape:
+            return None
+        return r.to(device=like.device, dtype=like.dtype)
+
+    def _decide(self, base: torch.Tensor, **signals: Any) -> list[bool]:
+        can = [self.cached(j, base) is not None for j in range(len(self.streams))]
+        policy = self.run.policy
+        policy.value = None
+        answer = policy.decide(self, can, **signals)
+        skip = [bool(s) and c for s, c in zip(answer, can)]
+        self.run.log.decisions.append((self.step.index, skip, policy.value))
         self.decided = True
         return skip
 
+    def _reused(self, base: torch.Tensor) -> torch.Tensor | None:
+        """base + cached residual for every stream (None if a stream has none)."""
+        parts = []
+        for j in range(len(self.streams)):
+            r = self.cached(j, base)
+            if r is None:
+                return None
+            parts.append(self.chunk(base, j) + r)
+        return torch.cat(parts, dim=0)
+
+    def _start_partial(self, base: torch.Tensor) -> None:
+        rows = [j * self.rows + i for j, s in enumerate(self.skip) if not s for i in range(self.rows)]
+        self.compute_rows = torch.tensor(rows, dtype=torch.long)
+
+    def _sliced(self, args: dict) -> dict:
+        return {k: _take(v, self.compute_rows, self.batch) for k, v in args.items()}
+
+    def _assemble(self, computed_hidden: torch.Tensor) -> torch.Tensor:
+        """Full batch after the stack: reused streams base + residual, computing ones their output."""
+        parts, k = [], 0
+        for j, s in enumerate(self.skip):
+            if s:
+                parts.append(self.chunk(self.base, j) + self.cached(j, self.base))
+            else:
+                parts.append(computed_hidden[k * self.rows : (k + 1) * self.rows])
+                k += 1
+        return torch.cat(parts, dim=0)
+
+    # -- the block slots --------------------------------------------------------------------
     def run_block(self, position: int, args: dict, call: Callable[[dict], dict]) -> dict:
         stage = self.run.policy.stage
         last = position == self.n_blocks - 1
@@ -190,47 +230,57 @@ class Evaluation:
             self.stack_in = x
             self.base = x
             if stage == "before":
-                residual = self.cached(x)
-                self.skip = self._decide(stage, residual, self.lead(x), args, self.model)
-                if self.skip:
-                    return {"img": x + residual}
+                self.skip = self._decide(x, x=x, vec=args.get("vec"))
+                if all(self.skip):
+                    return {"img": self._reused(x)}
+                if any(self.skip):
+                    self._start_partial(x)
+                    out = call(self._sliced(args))
+                    return self._finish_stack(out) if last else out
             out = call(args)
             if stage == "after_first":
                 self.base = out["img"]
-                residual = self.cached(self.base)
-                signals = (self.lead(x), self.lead(self.base)) if self.leader is not None else (x, self.base)
-                self.skip = self._decide(stage, residual, *signals)
-                if self.skip:
-                    return {"img": self.base + residual}
+                self.skip = self._decide(self.base, x=x, first=self.base)
+                if all(self.skip):
+                    return {"img": self._reused(self.base)}
+                if any(self.skip):
+                    self._start_partial(self.base)
+                    out = {**out, "img": _take(self.base, self.compute_rows, self.batch)}
             if not last:
                 return out
-        elif self.skip:
+        elif all(self.skip):
             return {"img": args["img"]}
         else:
-            out = call(args)
+            out = call(self._sliced(args) if self.compute_rows is not None else args)
         if last:
             out = self._finish_stack(out)
         return out
 
     def _finish_stack(self, out: dict) -> dict:
         hidden = out["img"]
+        if self.compute_rows is not None:  # partial: some streams reused, the rest ran on their own rows
+            full = self._assemble(hidden)
+            k = 0
+            for j, s in enumerate(self.skip):
+                if not s:
+                    part = hidden[k * self.rows : (k + 1) * self.rows]
+                    base = self.chunk(self.base, j)
+                    self.run.residuals[self.streams[j]] = (part - base).detach().clone()
+                    k += 1
+            return {**out, "img": full}
         if self.run.policy.stage == "after_last":
-            residual = self.cached(self.base)
-            reused = self.base + residual if residual is not None else None
-            if self.leader is not None:
-                signals = (self.lead(self.stack_in), self.lead(hidden), self.lead(reused) if reused is not None else None)
-            else:
-                signals = (self.stack_in, hidden, reused)
-            self.skip = self._decide("after_last", residual, *signals)
-            if self.skip:
+            reused = self._reused(self.base)
+            self.skip = self._decide(self.base, x=self.stack_in, true_out=hidden, reused_out=reused)
+            if any(self.skip) and not all(self.skip):
+                raise RuntimeError("an after_last policy decides for all streams together")
+            if all(self.skip):
                 # the truth was computed off the books: count this evaluation as if it did no block work
                 off_the_books(self.batch * self.stack_in.shape[1] * self.n_blocks)
                 return {**out, "img": reused}
         residual = (hidden - self.base).detach()
         for j, stream in enumerate(self.streams):
-            self.run.residuals[stream] = residual[j * self.rows : (j + 1) * self.rows].clone()
-        if self.leader is not None:
-            self.run.policy.computed(self.step, self.lead(self.stack_in), self.lead(hidden))
+            self.run.residuals[stream] = self.chunk(residual, j).clone()
+        self.run.policy.computed(self, self.stack_in, hidden)
         return out
 
 
@@ -286,14 +336,16 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
     model = getattr(executor, "class_obj", None)  # the WanModel actually running this call
     if not hasattr(model, "blocks"):
         return executor(*args, **kwargs)
-    evaluation = Evaluation(run, model, args[0], transformer_options.get("uuids") or [], sigma)
+    timestep = args[1] if len(args) > 1 and torch.is_tensor(args[1]) else kwargs.get("timestep")
+    evaluation = Evaluation(run, model, args[0], transformer_options.get("uuids") or [],
+                            transformer_options.get("cond_or_uncond"), sigma, timestep)
     token = _current.set(evaluation)
     try:
         out = executor(*args, **kwargs)
     finally:
         _current.reset(token)
-    if evaluation.decided and evaluation.leader is not None:
-        run.policy.observe_output(evaluation.step, evaluation.lead(out), run.log)
+    if evaluation.decided:
+        run.policy.observe_output(evaluation, out, run.log)
     return out
 
 
@@ -329,3 +381,7 @@ def rel_l1(a: torch.Tensor, b: torch.Tensor) -> float:
     """mean|a - b| / mean|b|: the relative L1 change every one of these papers uses."""
     a, b = a.float(), b.float()
     return float((a - b).abs().mean() / b.abs().mean().clamp_min(1e-12))
+
+
+def same(sigma_a: float, sigma_b: float) -> bool:
+    return math.isclose(sigma_a, sigma_b, rel_tol=1e-6, abs_tol=1e-9)
