@@ -70,6 +70,10 @@ def designs() -> dict[str, callable]:
         "v6 default: texture on (std 0.05-0.10), material on": v6(WorldOptions()),
         "v6, weak texture (std 0.02-0.04), material on": v6(WorldOptions(texture_std=(0.02, 0.04))),
         "v6, strong texture (std 0.10-0.16), material on": v6(WorldOptions(texture_std=(0.10, 0.16))),
+        "v6 default + per-frame grain std 0.01 (not adopted)": v6(WorldOptions(grain=0.01)),
+        "v6 default + per-frame grain std 0.03 (not adopted)": v6(WorldOptions(grain=0.03)),
+        "v6 default + grain std 0.05 in the material plane only (RGB static)": v6(WorldOptions(material_grain=0.05)),
+        "v6 default + grain std 0.10 in the material plane only (RGB static)": v6(WorldOptions(material_grain=0.10)),
     }
 
 

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = args.run / "semcache_proxy_wan.safetensors"
     settings = json.loads((args.run / "settings.json").read_text())
     options = WorldOptions(texture=settings["texture"] == "on", material=settings["material"] == "on",
-                           object_scale=settings["object_scale"])
+                           object_scale=settings["object_scale"], material_grain=settings.get("material_grain", 0.0))
     patcher = load_model(ckpt)
     shape = latent_shape(ckpt)
     real = json.loads((BENCH / "data" / "real_wan_magcache_ratios.json").read_text())["curves"]["wan2.1_t2v_1.3B"]["cond"]

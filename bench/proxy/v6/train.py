@@ -7,7 +7,7 @@ Rectified flow exactly as ComfyUI samples Wan (timestep s*1000, target noise - x
   --init adaln_zero|wan               adaLN-Zero (blocks start as the identity) or v5's init
   --t-dist logit_normal|uniform|v5    timestep density (logit_normal: 90 % LN(0,1) + 10 % uniform)
   --bank 1|6                          6 = v5's posterior-mean target (logs its weight entropy)
-  --object-scale 1.4  --texture on|off  --material on|off
+  --object-scale 1.4  --texture on|off  --material on|off  --material-grain 0.05
 The budget is in GFLOP (`model.sample_gflop`, x3 for training), so runs with different
 curricula are compared at equal compute, not equal wall time. The lr is constant after a
 warm-up and decays (cosine to 5 %) over the last --decay share of the budget.
@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--object-scale", type=float, default=1.4)
     parser.add_argument("--texture", default="on", choices=("on", "off"))
     parser.add_argument("--material", default="on", choices=("on", "off"))
+    parser.add_argument("--material-grain", type=float, default=0.0,
+                        help="pixel std of per-frame grain in the material plane only (invisible in RGB; data_checks.md)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--decay", type=float, default=0.1, help="share of the steps over which the lr decays at the end")
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                 setattr(args, k.replace("-", "_"), v)
     else:
         (out / "settings.json").write_text(json.dumps(settings, indent=1))
-    options = WorldOptions(texture=args.texture == "on", material=args.material == "on", object_scale=args.object_scale)
+    options = WorldOptions(texture=args.texture == "on", material=args.material == "on", object_scale=args.object_scale,
+                           material_grain=args.material_grain)
     plan = phases(args.budget_gflop, parse_pairs(args.curriculum, float), dict(parse_pairs(args.batch, int)))
     total_steps = sum(s for *_, s in plan)
     ema_decay = 0.5 ** (1.0 / max(args.ema_share * total_steps, 1.0))

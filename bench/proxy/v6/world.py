@@ -53,6 +53,8 @@ class WorldOptions:
     material: bool = True  # fill the 4 spare latent channels with the material plane
     object_scale: float = 1.4  # x MIN_HALF_EXTENT (1.0 = v5's objects, >= 2.3 tokens across; 1.4: >= 3.2)
     fixed_horizon: bool = False
+    grain: float = 0.0  # pixel std of per-frame i.i.d. grain (sensor noise); 0 = static clips exactly static
+    material_grain: float = 0.0  # the same, in the material plane only (invisible in RGB)
 
 
 def _texture(gen: torch.Generator, xs: torch.Tensor, ys: torch.Tensor, std: float, waves: int = 24,
@@ -116,6 +118,10 @@ def render_planes(clip: Clip, frames: int, height: int, width: int, gen: torch.G
     for index, (color, subject) in enumerate(objects):
         alpha, obj = _draw_object(clip, color, subject, index, t, xx, yy, height, width, u, gen, options)
         frame = frame * (1 - alpha) + obj * alpha
+    if options.grain:
+        frame = frame + options.grain * torch.randn(frame.shape, generator=gen)
+    if options.material_grain:
+        frame[3] += options.material_grain * torch.randn(frame[3].shape, generator=gen)
     return frame.clamp(0.0, 1.0)
 
 
