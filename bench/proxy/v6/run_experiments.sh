@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/../../.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-PY=.venv/bin/python
+PY=${PY:-.venv/bin/python}  # PY=/path/to/python and COMFYUI_DIR=... use another environment
 OUT=bench/proxy/v6/experiments
 BUDGET=${BUDGET:-2000}
 COMMON="--budget-gflop $BUDGET --batch 1:24,5:6,13:2 --lr 1.5e-3 --warmup 20 --threads 1 --save-every 50"
@@ -24,7 +24,6 @@ run base                                    # curriculum 1:0.6,5:0.25,13:0.15, a
 run no_curriculum --curriculum 13:1
 run wan_init      --init wan
 run uniform_t     --t-dist uniform
-run small_objects --object-scale 1.0
 run no_texture    --texture off
-for extra in ${EXTRA:-}; do :; done
+run small_objects --object-scale 1.0
 echo "all done $(date -u +%H:%M:%S)"
