@@ -9,7 +9,10 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PY=${PY:-.venv/bin/python}  # PY=/path/to/python and COMFYUI_DIR=... use another environment
 OUT=bench/proxy/v6/experiments
 BUDGET=${BUDGET:-2000}
-COMMON="--budget-gflop $BUDGET --batch 1:24,5:6,13:2 --lr 1.5e-3 --warmup 20 --threads 1 --save-every 50"
+# the base setting in full (train.py's defaults are the stage-1 recipe); a run's own switches come after and win
+COMMON="--budget-gflop $BUDGET --curriculum 1:0.6,5:0.25,13:0.15 --batch 1:24,5:6,13:2 --lr 1.5e-3 --warmup 20
+  --init adaln_zero --t-dist logit_normal --bank 1 --object-scale 1.4 --texture on --material on --material-grain 0
+  --threads 1 --save-every 50"
 run() {  # name, extra args
   local name=$1; shift
   if [ -f "$OUT/$name/eval.json" ]; then echo "skip $name"; return; fi

@@ -2,8 +2,8 @@
 
 Rectified flow exactly as ComfyUI samples Wan (timestep s*1000, target noise - x0), like v5's
 `proxy/train.py`, with the v6 recipe switches (defaults = the chosen recipe, experiments.md):
-  --curriculum 1:0.6,5:0.25,13:0.15   frames:share of the compute budget, in order
-  --batch 1:48,5:12,13:4              clips per optimizer step in each phase
+  --curriculum 1:0.5,5:0.3,13:0.2     frames:share of the compute budget, in order
+  --batch 1:32,5:8,13:2               clips per optimizer step in each phase
   --init adaln_zero|wan               adaLN-Zero (blocks start as the identity) or v5's init
   --t-dist logit_normal|uniform|v5    timestep density (logit_normal: 90 % LN(0,1) + 10 % uniform)
   --bank 1|6                          6 = v5's posterior-mean target (logs its weight entropy)
@@ -12,7 +12,7 @@ The budget is in GFLOP (`model.sample_gflop`, x3 for training), so runs with dif
 curricula are compared at equal compute, not equal wall time. The lr is constant after a
 warm-up and decays (cosine to 5 %) over the last --decay share of the budget.
 
-  .venv/bin/python bench/proxy/v6/train.py --budget-gflop 20000 --out bench/proxy/v6/runs/x
+  .venv/bin/python bench/proxy/v6/train.py --out bench/proxy/v6/run --max-minutes 150   # stage 1 (README.md)
   .venv/bin/python bench/proxy/v6/train.py --out DIR --resume        # continue exactly (same schedule)
 
 Writes into --out: semcache_proxy_wan.safetensors (EMA, fp16, `semcache.latent_shape` =
@@ -106,16 +106,16 @@ def lr_at(step: int, steps: int, peak: float, warmup: int, decay_share: float) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget-gflop", type=float, default=20000.0, help="total training compute (3x forward GFLOP)")
-    parser.add_argument("--curriculum", default="1:0.6,5:0.25,13:0.15")
-    parser.add_argument("--batch", default="1:48,5:12,13:4")
+    parser.add_argument("--budget-gflop", type=float, default=300000.0, help="total training compute (3x forward GFLOP)")
+    parser.add_argument("--curriculum", default="1:0.5,5:0.3,13:0.2")
+    parser.add_argument("--batch", default="1:32,5:8,13:2")
     parser.add_argument("--init", default="adaln_zero", choices=("adaln_zero", "wan"))
     parser.add_argument("--t-dist", default="logit_normal", choices=("logit_normal", "uniform", "v5"))
     parser.add_argument("--bank", type=int, default=1)
     parser.add_argument("--object-scale", type=float, default=1.4)
     parser.add_argument("--texture", default="on", choices=("on", "off"))
     parser.add_argument("--material", default="on", choices=("on", "off"))
-    parser.add_argument("--material-grain", type=float, default=0.0,
+    parser.add_argument("--material-grain", type=float, default=0.05,
                         help="pixel std of per-frame grain in the material plane only (invisible in RGB; data_checks.md)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=50)
