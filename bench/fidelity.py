@@ -31,7 +31,7 @@ from statistics import mean
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from harness.env import PROXY_V5_CHECKPOINT, latent_shape, load_model, setup  # noqa: E402
+from harness.env import PROXY_V5_CHECKPOINT, latent_shape, load_model, setup, text_encoder  # noqa: E402
 from harness.metrics import motion_energy  # noqa: E402
 from harness.progress import progress  # noqa: E402
 from harness.prompts import NEUTRAL_PROMPTS, PROMPTS, BenchPrompt  # noqa: E402
@@ -66,7 +66,7 @@ WAN_PIPELINE = Settings("Wan pipeline (uni_pc, 50 steps, shift 5, cfg 5)", "uni_
 COMFY_WORKFLOW = Settings("ComfyUI workflow (uni_pc, 30 steps, shift 8, cfg 6)", "uni_pc", 30, 8.0, 6.0)
 
 
-def run_one(model, prompt: BenchPrompt, settings: Settings, shape) -> dict:
+def run_one(model, prompt: BenchPrompt, settings: Settings, shape, encoder=None) -> dict:
     from comfy_extras.nodes_model_advanced import ModelSamplingSD3
     from harness.runner import SamplingSetup, sample
 
@@ -74,7 +74,7 @@ def run_one(model, prompt: BenchPrompt, settings: Settings, shape) -> dict:
     traced, trace = with_residual_trace(shifted)
     setup_ = SamplingSetup(steps=settings.steps, cfg=settings.cfg, sampler=settings.sampler, scheduler="simple",
                            frames=shape[1], height=shape[2], width=shape[3])
-    result = sample(traced, prompt, setup_)
+    result = sample(traced, prompt, setup_, encoder)
     return {"video": result.video, "cond": trajectory.magnitude_ratios(trace.cond),
             "uncond": trajectory.magnitude_ratios(trace.uncond), "change": trajectory.relative_changes(trace.cond),
             "steps": settings.steps}
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     setup(threads=args.threads)
     model = load_model(args.checkpoint)
     shape = (16, *latent_shape(args.checkpoint))
+    encoder = text_encoder(args.checkpoint)  # v6 checkpoints say so in their metadata
     prompts = PROMPTS + NEUTRAL_PROMPTS + EXTRA_PROMPTS
     if args.prompts:
         prompts = prompts[: args.prompts]
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     per_prompt, rows = [], []
     for i, prompt in enumerate(progress(prompts, desc="fidelity", unit="prompt")):
-        runs = {s.name: run_one(model, prompt, s, shape) for s in (WAN_PIPELINE, COMFY_WORKFLOW)}
+        runs = {s.name: run_one(model, prompt, s, shape, encoder) for s in (WAN_PIPELINE, COMFY_WORKFLOW)}
         wan, comfy_run = runs[WAN_PIPELINE.name], runs[COMFY_WORKFLOW.name]
         entry = {
             "prompt": prompt.text, "motion_class": prompt.motion_class, "seed": prompt.seed,

@@ -36,6 +36,24 @@ def latent_shape(path: Path = PROXY_CHECKPOINT) -> tuple[int, int, int]:
     return dims[1], dims[2], dims[3]
 
 
+TEXT_ENCODER_KEY = "semcache.text_encoder"  # safetensors metadata: "v6" = proxy.v6.text; absent = proxy_text (v4, v5)
+
+
+def text_encoder(path: Path = PROXY_CHECKPOINT) -> Any:
+    """The prompt encoder `encode(prompt) -> (1, 512, 4096)` the proxy was trained with."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        name = (f.metadata() or {}).get(TEXT_ENCODER_KEY)
+    if name == "v6":
+        from proxy.v6.text import encode
+    elif name is None:
+        from proxy.comfy_nodes.proxy_text import encode
+    else:
+        raise ValueError(f"{path.name}: unknown {TEXT_ENCODER_KEY}={name!r}")
+    return encode
+
+
 def setup(threads: int = 1, pytorch_attention: bool = True, cpu: bool = True) -> Any:
     """Bootstrap ComfyUI (CPU unless `cpu=False`) and import the pack; returns the pack module."""
     tests = str(REPO / "tests")

@@ -65,13 +65,15 @@ class Sample:
         self.cpus += other.cpus
 
 
-def sample(model: Any, prompt: BenchPrompt, setup: SamplingSetup) -> Sample:
+def sample(model: Any, prompt: BenchPrompt, setup: SamplingSetup, encoder: Any = None) -> Sample:
+    """`encoder`: the proxy's prompt encoder (default: proxy_text.encode; `env.text_encoder(path)` for v6)."""
     import comfy.sample
 
+    encoder = encoder or encode
     lat = setup.latent()
     noise = comfy.sample.prepare_noise(lat, prompt.seed)
-    positive = [[encode(prompt.text), {}]]
-    negative = [[encode(NEGATIVE), {}]]
+    positive = [[encoder(prompt.text), {}]]
+    negative = [[encoder(NEGATIVE), {}]]
     with torch.inference_mode(), BlockWork(model) as work:  # ComfyUI executes nodes in inference mode
         wall0, cpu0 = time.perf_counter(), time.process_time()
         out = comfy.sample.sample(

@@ -1,0 +1,1 @@
+"""Proxy v6: world, text encoding, codec and recipe switches (see README.md, experiments.md)."""
