@@ -129,3 +129,34 @@ def test_v6_training_is_budgeted_resumable_and_saves_a_loadable_wan21_t2v(comfy,
     assert text_encoder(ckpt) is text.encode and text_encoder(PROXY_CHECKPOINT) is proxy_text.encode
     patcher = load_model(ckpt)
     assert type(patcher.model.model_config).__name__ == "WAN21_T2V"
+
+
+def test_v6_compact_resume_continues_on_a_new_machine(comfy, tmp_path):
+    """Without train_state.safetensors (a new session's machine), --resume continues from the
+    committed resume_state + checkpoint: same step, weights within fp16 rounding, RNG as saved."""
+    from proxy.v6 import train
+    from proxy.v6.model import build_v6
+    from proxy.v6.resume import load_compact
+
+    args = ["--budget-gflop", "6", "--curriculum", "1:0.5,2:0.5", "--batch", "1:2,2:1", "--out", str(tmp_path),
+            "--warmup", "1", "--save-every", "2"]
+    assert train.main(args + ["--max-minutes", "1e-9"]) == 0
+    exact = {k: v.clone() for k, v in _state_weights(tmp_path / train.STATE).items()}
+    (tmp_path / train.STATE).unlink()
+    model, ema = build_v6("adaln_zero", seed=1), build_v6("adaln_zero", seed=1)
+    rng, gen = random.Random(5), torch.Generator().manual_seed(5)
+    step, losses, _ = load_compact(tmp_path / "resume_state.safetensors", tmp_path / train.CHECKPOINT, model, ema,
+                                   rng, gen)
+    assert step == 1 and len(losses) == 1
+    for name, value in model.state_dict().items():
+        assert torch.allclose(value, exact[name], rtol=1e-3, atol=1e-4), name
+    assert train.main(args + ["--resume"]) == 0
+    log = (tmp_path / "train_log.txt").read_text()
+    assert "# resumed from resume_state.safetensors" in log and "# done:" in log
+
+
+def _state_weights(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return {k[6:]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}

@@ -17,7 +17,8 @@ warm-up and decays (cosine to 5 %) over the last --decay share of the budget.
 
 Writes into --out: semcache_proxy_wan.safetensors (EMA, fp16, `semcache.latent_shape` =
 "16,13,16,16", `semcache.text_encoder` = "v6"), train_state.safetensors (fp32 weights, EMA,
-AdamW moments, RNG states; not committed), train_log.txt (CSV: step, phase frames, samples,
+AdamW moments, RNG states; not committed), resume_state.safetensors (fp16 weights, RNG
+states: committed, so a new machine can `--resume`; resume.py), train_log.txt (CSV: step, phase frames, samples,
 cumulative GFLOP, loss, lr, seconds, bank entropy).
 """
 
@@ -47,10 +48,12 @@ from proxy.data import posterior_velocity  # noqa: E402
 from proxy.train import load_state, save_state  # noqa: E402
 from proxy.v6.data import FRAMES, LATENT_H, LATENT_W, make_batch  # noqa: E402
 from proxy.v6.model import build_v6, sample_gflop  # noqa: E402
+from proxy.v6.resume import COMPACT, load_compact, save_compact  # noqa: E402
 from proxy.v6.world import WorldOptions  # noqa: E402
 
 CHECKPOINT = "semcache_proxy_wan.safetensors"
 STATE = "train_state.safetensors"
+REWARM = 20  # steps over which a compact resume (fresh AdamW moments) re-warms the lr
 
 
 def parse_pairs(text: str, cast) -> list[tuple[int, float]]:
@@ -160,9 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     rng, gen = random.Random(args.seed), torch.Generator().manual_seed(args.seed)
     losses: list[float] = []
     start_step, seconds_before = 0, 0.0
-    resumed = args.resume and state_path.exists()
-    if resumed:
+    compact_path = out / COMPACT
+    exact = args.resume and state_path.exists()
+    compact = args.resume and not exact and compact_path.exists() and ckpt_path.exists()
+    resumed = exact or compact
+    if exact:
         start_step, losses, seconds_before = load_state(state_path, model, ema, opt, rng, gen)
+    elif compact:  # a new machine: the committed state (fresh AdamW moments, lr re-warmed)
+        start_step, losses, seconds_before = load_compact(compact_path, ckpt_path, model, ema, rng, gen)
+    elif args.resume and (out / "train_log.txt").exists():  # a started run without its state: say so
+        raise SystemExit(f"--resume: neither {state_path} nor {compact_path} with {ckpt_path} exists")
     model.to(device)
     ema.to(device)
     log_file = (out / "train_log.txt").open("a" if resumed else "w")
@@ -173,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         log_file.flush()
 
     if resumed:
-        log(f"# resumed from {STATE} at step {start_step} ({seconds_before / 60:.1f} min before)")
+        source = STATE if exact else f"{COMPACT} (fresh AdamW moments, lr re-warmed over {REWARM} steps)"
+        log(f"# resumed from {source} at step {start_step} ({seconds_before / 60:.1f} min before)")
     else:
         log(f"# proxy v6 training  torch {torch.__version__}  settings {json.dumps(settings)}")
         log(f"# plan (frames, batch, steps): {plan}; {total_steps} steps; EMA decay {ema_decay:.5f}")
@@ -193,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def save(step: int, seconds: float) -> None:
         save_state(state_path, model, ema, opt, step, losses, rng, gen, seconds)
+        save_compact(compact_path, model, step, losses, rng, gen, seconds)
         samples, gflop = cumulative(step)
         training = dict(settings, steps_done=step, samples=samples, gflop=round(gflop))
         meta = {"semcache_proxy": json.dumps({"config": json.dumps(proxy_model.CONFIG), "training": json.dumps(training),
@@ -206,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     for step in range(start_step, total_steps):
         frames, batch_size = phase_at(step, plan)
         lr = lr_at(step, total_steps, args.lr, args.warmup, args.decay)
+        if compact:
+            lr *= min(1.0, (step - start_step + 1) / REWARM)
         for group in opt.param_groups:
             group["lr"] = lr
         batch = make_batch(rng, gen, batch_size, uncond_prob=args.uncond, bank=args.bank, frames=frames, options=options)
