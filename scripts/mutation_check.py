@@ -54,7 +54,7 @@ MUTATIONS = [
         "other_stream", "a stream reuses another CFG stream's residual",
         "semcache_core/state.py",
         "r = self.run.residual(stream, self.window, self.chunk(x, j))",
-        "r = self.run.residual(next((s for s, _ in self.run.residuals if s != stream), stream), "
+        "r = self.run.residual(next((s for s, _ in self.run.residuals._residuals if s != stream), stream), "
         "self.window, self.chunk(x, j))",
     ),
     Mutation(
