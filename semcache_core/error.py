@@ -114,7 +114,7 @@ class ErrorAccumulator:
         self._changed()
 
     def _record_forecast(self, block_in: torch.Tensor, block_out: torch.Tensor, position: float) -> None:
-        residual = diff(block_out, block_in)
+        residual = diff(block_out, block_in).to(block_out.dtype)  # kept like the other samples, in the model's dtype
         history = self.residual_history
         if history and history[-1][1].shape != residual.shape:
             history.clear()
