@@ -328,7 +328,7 @@ def forecast_table(per_schedule: dict[tuple[int, str], list[Summary]], rows: lis
     others = [p for p in PEERS if p != "taylorseer-lite"]
     lines = ["| schedule | PSNR level | " + " | ".join(f"SemCache {m}" for m, _ in REUSE_MODES)
              + " | TaylorSeer-Lite | best other peer | reuse bound | forecast bound |",
-             "|---|---|" + "---:|" * (len(REUSE_MODES) + 5)]
+             "|---|---|" + "---:|" * (len(REUSE_MODES) + 4)]
     for (steps, sampler), summaries in per_schedule.items():
         sem = _default(summaries, "semcache")
         reuse = sweep(summaries, "semcache")
