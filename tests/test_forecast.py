@@ -113,6 +113,11 @@ def test_forecast_gain_enters_eq8_only_when_forecasting(pack):
     e_forecast, _ = forecast.candidate(nxt)
     assert e_forecast == pytest.approx(0.5 * e_plain) and e_plain == plain.rho * plain.k * delta
     assert len(forecast.samples) == 3 + 2 and len(plain.samples) == 3  # kept residual samples: counted
+    # the gain is the larger of the latest two: a perfect forecast (residual 6 on the line 2, 4) keeps 0.5
+    forecast.record_computed(torch.full((1, 8, 2), 4.0), torch.full((1, 8, 2), 10.0), 3.0)
+    assert forecast.gains == [pytest.approx(0.5), 0.0] and forecast.gain == pytest.approx(0.5)
+    forecast.record_computed(torch.full((1, 8, 2), 5.0), torch.full((1, 8, 2), 13.0), 4.0)  # 8 on the line: 0
+    assert forecast.gain == 0.0
 
 
 # -- the real sampler ---------------------------------------------------------------------------

@@ -39,8 +39,9 @@ SWEEPS: dict[str, tuple[float, ...]] = {
     "semcache+tmm": (0.1, 0.2, 0.3),  # TMM reuse_ratio at SemCache's default threshold_scale
     # issue 23: SemCache's threshold sweep with reuse_mode forecast_1 / forecast_2, and TaylorSeer-Lite's
     # fixed interval (its node allows 3-7; 2 is added for a point near 2x)
-    "semcache-forecast_1": (0.05, 0.1, 0.2, 0.35, 0.6, 1.0),
-    "semcache-forecast_2": (0.05, 0.1, 0.2, 0.35, 0.6, 1.0),
+    # (the forecast gain lowers E_t, so the same speed needs a higher threshold_scale than with reuse)
+    "semcache-forecast_1": (0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5),
+    "semcache-forecast_2": (0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5),
     "taylorseer-lite": (2, 3, 4, 5, 6, 7),
 }
 FORECAST_MODES = {"semcache-forecast_1": "forecast_1", "semcache-forecast_2": "forecast_2"}  # family -> reuse_mode
