@@ -167,6 +167,9 @@ class ForecastProbe:
     skipped: int = 0
     full_order: int = 0  # skipped checks whose forecast had order + 1 residuals
     max_error: float = 0.0
+    leader: object = "unset"  # the first stream seen leads (its rows are the ones the error check samples)
+    checks: dict = field(default_factory=dict)  # (stream, position) -> true forecast error, stride-4 tokens
+    _skipped_last: dict = field(default_factory=dict)
     _call: dict | None = None
     _handles: list = field(default_factory=list)
 
@@ -191,6 +194,8 @@ class ForecastProbe:
         position = min(range(len(schedule)), key=lambda i: abs(schedule[i] - sigma))
         assert abs(schedule[position] - sigma) < 1e-6 * max(sigma, 1.0), "euler evaluates schedule sigmas only"
         self._call = dict(streams=list(options.get("uuids") or [None]), position=float(position), ran=False)
+        if self.leader == "unset":
+            self.leader = self._call["streams"][0]
 
     def _on_embed(self, module, inputs, output) -> None:
         if self._call is not None and "stack_in" not in self._call:
@@ -209,8 +214,15 @@ class ForecastProbe:
                 row, key = j * rows + r, (stream, r)
                 hist = self.history.setdefault(key, [])
                 if call["ran"]:
-                    hist.append((call["position"], head_in[row] - stack_in[row]))
+                    fresh = head_in[row] - stack_in[row]
+                    if self._skipped_last.get(key):  # what the error check must measure here
+                        applied = newton(hist[-(self.order + 1):], call["position"])
+                        f, a = fresh[::4], applied[::4]  # E_t's token sample (stride 4, under the budget)
+                        self.checks[(stream, call["position"])] = ((f - a).abs().mean() / f.abs().mean()).item()
+                    self._skipped_last[key] = False
+                    hist.append((call["position"], fresh))
                     continue
+                self._skipped_last[key] = True
                 points = hist[-(self.order + 1):]
                 expected = stack_in[row] + newton(points, call["position"])
                 self.full_order += len(points) == self.order + 1
@@ -250,6 +262,20 @@ def test_skipped_steps_apply_the_hand_computed_forecast_per_stream(pack, wan_mod
     assert run.skipped >= 3 and f"reuse_mode={mode}" in run.report()
     assert f"skipped {run.skipped} by {mode} (estimated" in run.summary_line()
     assert sum(1 for n in counter.per_step if n == 0) == run.skipped  # skips are real: no block ran
+
+
+@pytest.mark.parametrize("mode", MODES[1:])
+def test_error_check_measures_the_forecast_error(pack, wan_models, mode):
+    """On a computed step after skips, the report's measured error is the fresh residual against the
+    forecast a skip would have applied there (computed here by hand), not against plain reuse."""
+    model = patched(pack, wan_models["t2v"], reuse_mode=mode, **EAGER)
+    with ForecastProbe(model, MODES.index(mode)) as probe:
+        run_case(wan_models, CASES["t2v_batched_cfg"], model=model)
+    checked = [r for r in stats(model).records if r.check_measured is not None]
+    assert len(checked) >= 2
+    for r in checked:
+        expected = probe.checks[(probe.leader, float(r.step))]
+        assert r.check_measured == pytest.approx(expected, rel=1e-4), (r.step, r.check_measured, expected)
 
 
 def test_probe_catches_reuse_where_a_forecast_is_expected(pack, wan_models):
