@@ -113,7 +113,8 @@ class ResidualCache:
     def get(self, key: Hashable, like: torch.Tensor, position: float | None = None) -> torch.Tensor | None:
         """The residual at `key` if it fits `like` (a changed latent shape invalidates it); with a
         forecasting order and a `position`, the forecast there (on `like`'s device and dtype)."""
-        history = self._history.get(key)
+        with self._lock:  # a snapshot: another thread may store for another stream meanwhile
+            history = list(self._history.get(key) or ())
         if not history or history[-1][1].shape != like.shape:
             return None
         if self.order == 0 or position is None or len(history) == 1:
