@@ -19,6 +19,7 @@ import torch
 from sampling import BlockCounter, cond, latent, sample
 from test_exactness import CASES, patched, run_case, stats
 from test_hunyuan import hunyuan  # noqa: F401  (pytest fixture)
+from test_memory import wan256  # noqa: F401  (pytest fixture)
 from test_hunyuan import run as run_hv
 
 MODES = ("reuse", "forecast_1", "forecast_2")
@@ -330,3 +331,19 @@ def test_split_sampler_calls_start_fresh(pack, wan_models):
     first = sample(model, lat, steps=12, start_step=0, last_step=6, force_full_denoise=False, positive=cond(1))
     second = sample(model, first, steps=12, start_step=6, last_step=12, disable_noise=True, positive=cond(1))
     assert torch.isfinite(second).all() and stats(model).finished
+
+
+@pytest.mark.parametrize("mode", MODES[1:])
+def test_reported_cache_is_what_a_forecast_holds(pack, wan256, mode):  # noqa: F811
+    """From outside (live tensor bytes at every step minus the uncached run's, tests/test_memory.py):
+    the report's peak, with the extra residuals and samples of forecasting, is what is held."""
+    from test_memory import _MEASURED, BIG, SETTINGS, residual_bytes, sampled_bytes
+
+    if (BIG, False) not in _MEASURED:  # the uncached run, shared with tests/test_memory.py
+        _MEASURED[(BIG, False)] = sampled_bytes(wan256, BIG, False)
+    base = _MEASURED[(BIG, False)]
+    model = patched(pack, wan256, reuse_mode=mode, **SETTINGS)
+    measured = max(c - b for c, b in zip(sampled_bytes(model, BIG, False), base))
+    run = stats(model)
+    assert run.skipped >= 1 and run.cache_bytes_by_kind["residuals"] == (MODES.index(mode) + 1) * residual_bytes(BIG)
+    assert abs(run.cache_bytes - measured) <= 0.10 * measured, (run.cache_bytes, measured, run.cache_bytes_by_kind)
