@@ -334,7 +334,7 @@ def forecast_table(per_schedule: dict[tuple[int, str], list[Summary]], rows: lis
         reuse = sweep(summaries, "semcache")
         if sem is None or not reuse:
             continue
-        fastest = max(reuse, key=lambda s: s.work_speedup)
+        fastest = max(reuse, key=lambda s: (s.work_speedup, s.psnr))  # on its frontier
         mine = [r for r in rows if schedule_of(r) == (steps, sampler)]
         fronts = (bound.frontier(mine), bound.forecast_frontier(mine))
         for name, level in (("SemCache default", sem.psnr), (f"SemCache {fastest.knob:g}", fastest.psnr)):
