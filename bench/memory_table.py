@@ -62,12 +62,13 @@ def sample_tokens(tokens: int, stride: int = STRIDE, budget: int | None = BUDGET
     return strided if budget is None or strided <= budget else budget
 
 
-def holdings(s: Shape, budget: int | None = BUDGET, sample_bytes: int | None = None) -> dict[str, int]:
-    """Peak bytes by kind (the kinds of `memory.KINDS`)."""
+def holdings(s: Shape, budget: int | None = BUDGET, sample_bytes: int | None = None, order: int = 0) -> dict[str, int]:
+    """Peak bytes by kind (the kinds of `memory.KINDS`); `order`: reuse_mode's forecast order, which keeps
+    order + 1 residuals per stream and order + 1 sampled residuals for the forecast gain."""
     n = sample_tokens(s.tokens, budget=budget)
     return {
-        "residuals": s.streams * s.tokens * s.dim * s.bytes_per,
-        "error_samples": 3 * n * s.dim * (sample_bytes or s.bytes_per),
+        "residuals": (order + 1) * s.streams * s.tokens * s.dim * s.bytes_per,
+        "error_samples": (3 + (order + 1 if order else 0)) * n * s.dim * (sample_bytes or s.bytes_per),
         "probe": 2 * n * s.dim * 4,
     }
 
@@ -84,6 +85,17 @@ def table() -> list[str]:
             f"({sum(new.values()) / peer:.3f}x) | {sum(new.values()) / MiB:,.0f} / {tmm / MiB:,.0f} MiB | "
             f"{old['residuals'] / MiB:,.0f} / {sum(old.values()) / MiB:,.0f} MiB ({sum(old.values()) / peer:.2f}x) |"
         )
+    return lines
+
+
+def forecast_table() -> list[str]:
+    """What reuse_mode forecast_1 / forecast_2 hold beside reuse (README "Memory")."""
+    lines = ["| model, size | residual per stream | SemCache reuse | forecast_1 | forecast_2 |", "|---|---:|---:|---:|---:|"]
+    for s in SHAPES:
+        one = s.tokens * s.dim * s.bytes_per
+        totals = [sum(holdings(s, order=o).values()) / MiB for o in (0, 1, 2)]
+        lines.append(f"| {s.name} | {one / MiB:,.0f} MiB | {totals[0]:,.0f} MiB | {totals[1]:,.0f} MiB "
+                     f"(+{totals[1] - totals[0]:,.0f}) | {totals[2]:,.0f} MiB (+{totals[2] - totals[0]:,.0f}) |")
     return lines
 
 
@@ -141,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="also run the reduced-size check (about a minute)")
     args = parser.parse_args()
-    lines = table()
+    lines = table() + [""] + forecast_table()
     if args.check:
         lines += [""] + check()
     print("\n".join(lines))

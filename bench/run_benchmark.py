@@ -209,7 +209,7 @@ def step_seconds(model, pack, prompt: BenchPrompt, sampling: SamplingSetup) -> f
 # oracles 0.95-1.20 since they run the whole stack every step, First Block Cache at 0.03 1.0-1.06);
 # a sample also pays a fixed overhead of about OVERHEAD_STEPS steps.
 COST = {"uncached": 1.0, "greedy-oracle": 1.1, "constrained-oracle": 1.1, "fbcache": 0.8, "tmm": 0.9,
-        "semcache+tmm": 0.6, "replay": 0.6}
+        "semcache+tmm": 0.6, "replay": 0.6, "taylorseer-lite": 0.3}
 CACHED_COST = 0.55
 OVERHEAD_STEPS = 0.5
 REPLAYED = ("easycache", "lazycache")  # whose patterns are replayed (bound.SAME_AS_REPLAY: the others)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..semcache_core.config import CACHE_DEVICES, ERROR_MODELS, THRESHOLD_MODES, SemCacheConfig
+from ..semcache_core.config import CACHE_DEVICES, ERROR_MODELS, REUSE_MODES, THRESHOLD_MODES, SemCacheConfig
 
 
 class SemCachePatchModel(io.ComfyNode):
@@ -87,6 +87,13 @@ class SemCachePatchModel(io.ComfyNode):
                     "to the steps with the lowest estimated error. 0 = off. If the step limits do not allow "
                     "that much, the run goes as fast as they allow and the report says so.",
                 ),
+                io.Combo.Input(
+                    "reuse_mode", options=list(REUSE_MODES), default="reuse", optional=True,
+                    tooltip="What a skipped step uses. reuse: the transformer's change from the last computed "
+                    "step, as is (the paper). forecast_1 / forecast_2: that change extrapolated to this step "
+                    "from the last 2 / 3 computed steps (a straight line / a parabola), like TaylorSeer. "
+                    "Forecasting keeps 1 / 2 more cached results per prompt branch.",
+                ),
             ],
             outputs=[io.Model.Output(tooltip="The model with SemCache; connect it to the sampler.")],
         )
@@ -108,6 +115,7 @@ class SemCachePatchModel(io.ComfyNode):
         threshold_mode: str = "inverse",
         min_steps: int = 10,
         target_speedup: float = 0.0,
+        reuse_mode: str = "reuse",
     ) -> io.NodeOutput:
         from ..semcache_core.comfy_glue import patch_model
 
@@ -125,5 +133,6 @@ class SemCachePatchModel(io.ComfyNode):
             threshold_mode=threshold_mode,
             min_steps=min_steps,
             target_speedup=target_speedup,
+            reuse_mode=reuse_mode,
         )
         return io.NodeOutput(patch_model(model, config))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 ERROR_MODELS = ("input_scaled", "paper", "self_calibrated")
 THRESHOLD_MODES = ("inverse", "paper")
 CACHE_DEVICES = ("model_device", "cpu")
+REUSE_MODES = ("reuse", "forecast_1", "forecast_2")  # forecast.py; kept here so nodes import one module
 MIN_TARGET, MAX_TARGET = 1.0, 20.0  # target_speedup range (0 = off)
 
 
@@ -47,6 +48,8 @@ class SemCacheConfig:
     target_speedup: float = 0.0  # 0 = off; else the controller sets the threshold (controller.py)
     # most tokens the Eq. 8 samples and probe sums keep (memory.token_sample; README "Memory")
     norm_token_budget: int = 192
+    # what a skipped step adds: the last computed residual, or its order-1 / order-2 forecast (forecast.py)
+    reuse_mode: str = "reuse"
 
     def __post_init__(self) -> None:
         problems = []
@@ -72,6 +75,8 @@ class SemCacheConfig:
             problems.append(f"cache_device must be one of {CACHE_DEVICES}, got {self.cache_device!r}")
         if min(self.min_steps, self.warmup_evaluations, self.norm_stride, self.norm_token_budget) < 1:
             problems.append("min_steps, warmup_evaluations, norm_stride and norm_token_budget must be >= 1")
+        if self.reuse_mode not in REUSE_MODES:
+            problems.append(f"reuse_mode must be one of {REUSE_MODES}, got {self.reuse_mode!r}")
         if target_problem(self.target_speedup):
             problems.append(target_problem(self.target_speedup))
         if problems:

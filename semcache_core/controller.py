@@ -158,8 +158,9 @@ class WindowController:
     """Decision state of the leader stream in one context window."""
 
     def __init__(self, config: SemCacheConfig, plan: TargetPlan | None = None,
-                 on_change: Callable[..., None] | None = None):
-        self.errors = ErrorAccumulator(config.error_model, on_change)  # on_change: its samples, for the ledger
+                 on_change: Callable[..., None] | None = None, forecast_order: int = 0):
+        # on_change: its samples, for the ledger; forecast_order: reuse_mode's (forecast.mode_order)
+        self.errors = ErrorAccumulator(config.error_model, on_change, forecast_order)
         self.evaluations = 0
         self.consecutive_skips = 0
         self.staleness: FrameStaleness | None = None

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .forecast import forecast_gain, push
+
 EPS = 1e-8
 
 
@@ -32,16 +34,27 @@ class Decision:
 
 
 class ErrorAccumulator:
-    """E_t = E_{t-1} + rho * k * delta_t; reset to 0 on every computed step.
+    """E_t = E_{t-1} + gain * rho * k * delta_t; reset to 0 on every computed step.
 
     rho (residual-magnitude ratio) and k (transformation rate) come from the two latest
     computed steps; delta_t is the relative change of the block-stack input since the previous
     evaluation (`input_scaled`), or 1 (`paper`, Eq. 8 taken literally).
+
+    `gain` makes E_t the error of what a skip applies. It is exactly 1 with reuse_mode `reuse`
+    (`order` 0: Eq. 8 as before). With a forecast (`order` 1 or 2) it is the forecast's error
+    relative to reuse's where the truth was last known: at a computed step, the forecast of its
+    residual from the computed residuals before it against the reuse of the one before
+    (`forecast.forecast_gain`, on the same token sample as the rest of Eq. 8); the larger of the
+    latest two such measurements (one lucky forecast does not license a long run of skips: on the
+    proxy's tuning prompts the latest one alone gave a speed that fell as the threshold rose, and up
+    to 3 dB less PSNR at equal speed); 1 until the history is long enough for the forecast to
+    differ from reuse.
     """
 
-    def __init__(self, error_model: str, on_change: Callable[..., None] | None = None):
+    def __init__(self, error_model: str, on_change: Callable[..., None] | None = None, order: int = 0):
         self.error_model = error_model
         self.on_change = on_change  # called with `samples` whenever they change (memory.MemoryLedger)
+        self.order = order
         self.reset()
 
     def reset(self) -> None:
@@ -51,11 +64,14 @@ class ErrorAccumulator:
         self.last_in: torch.Tensor | None = None
         self.last_out: torch.Tensor | None = None
         self.prev_input: torch.Tensor | None = None
+        self.gain = 1.0
+        self.gains: list[float] = []  # the latest two measured forecast gains
+        self.residual_history: list[tuple[float, torch.Tensor]] = []  # forecasting only: sampled residuals
 
     @property
     def samples(self) -> tuple[torch.Tensor | None, ...]:
         """The token samples kept between evaluations (prev_input is often last_in itself)."""
-        return self.last_in, self.last_out, self.prev_input
+        return self.last_in, self.last_out, self.prev_input, *(t for _, t in self.residual_history)
 
     @property
     def ready(self) -> bool:
@@ -71,15 +87,18 @@ class ErrorAccumulator:
     def candidate(self, current_in: torch.Tensor) -> tuple[float, float]:
         """Error if this evaluation were skipped, and the delta used."""
         delta = self.input_delta(current_in)
-        return self.error + self.rho * self.k * delta, delta
+        if self.order == 0:  # reuse: Eq. 8 exactly as before (no factor, not even 1.0)
+            return self.error + self.rho * self.k * delta, delta
+        return self.error + self.gain * self.rho * self.k * delta, delta
 
     def accept_skip(self, error: float, current_in: torch.Tensor) -> None:
         self.error = error
         self.prev_input = current_in
         self._changed()
 
-    def record_computed(self, block_in: torch.Tensor, block_out: torch.Tensor) -> None:
-        """Update rho and k from this and the previous computed step; E restarts at 0."""
+    def record_computed(self, block_in: torch.Tensor, block_out: torch.Tensor, position: float = 0.0) -> None:
+        """Update rho and k (and the forecast gain) from this and the previous computed steps
+        (`position`: this one's place in the schedule, forecast.schedule_position); E restarts at 0."""
         if self.last_in is not None and self.last_in.shape == block_in.shape:
             values = torch.stack(
                 [
@@ -91,10 +110,25 @@ class ErrorAccumulator:
             ).tolist()
             self.rho = values[0] / (values[1] + EPS)
             self.k = values[2] / (values[3] + EPS)
+        if self.order > 0:
+            self._record_forecast(block_in, block_out, position)
         self.error = 0.0
         self.last_in, self.last_out = block_in, block_out
         self.prev_input = block_in
         self._changed()
+
+    def _record_forecast(self, block_in: torch.Tensor, block_out: torch.Tensor, position: float) -> None:
+        residual = diff(block_out, block_in).to(block_out.dtype)  # kept like the other samples, in the model's dtype
+        history = self.residual_history
+        if history and history[-1][1].shape != residual.shape:
+            history.clear()
+        if history and abs(history[-1][0] - position) < 1e-6:
+            history.pop()  # the same position computed again (Heun): only the later one counts
+        gain = forecast_gain(history, position, residual, self.order)
+        if gain is not None:
+            self.gains = [*self.gains[-1:], gain]
+            self.gain = max(self.gains)
+        push(history, position, residual, self.order + 1)
 
     def _changed(self) -> None:
         if self.on_change is not None:

@@ -13,6 +13,10 @@ skipped too). With TMM, only the frames this step computed are compared.
 
 `error_model = self_calibrated` scales the estimate by the median measured / estimated ratio of
 the run so far (1 until the first check): the same accumulator, calibrated online.
+
+With a forecasting reuse_mode, "what reuse would have applied" is the forecast at this step
+(forecast.py), and E_t carries the forecast gain (error.ErrorAccumulator): both sides of the check
+are about what a skip actually applies.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def measure_check(evaluation: Any, residual: torch.Tensor) -> tuple[float, float
     if evaluation.check_estimate is None or j is None:
         return None
     fresh = evaluation.chunk(residual, j)
-    reused = run.residual(evaluation.streams[j], evaluation.window, fresh)
+    reused = run.residual(evaluation.streams[j], evaluation.window, fresh, evaluation.position)  # what a skip applied
     if reused is None:
         return None
     index = evaluation.token_index

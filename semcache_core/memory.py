@@ -19,6 +19,8 @@ from collections.abc import Hashable, Iterable
 
 import torch
 
+from .forecast import extrapolate, push
+
 KINDS = ("residuals", "error_samples", "probe", "tmm")
 
 
@@ -93,25 +95,42 @@ class MemoryLedger:
 
 
 class ResidualCache:
-    """Residuals by (stream, window) on the cache device (None: where they were computed)."""
+    """Residuals by (stream, window) on the cache device (None: where they were computed).
 
-    def __init__(self, ledger: MemoryLedger, device: torch.device | None):
+    With a forecasting reuse_mode (`order` 1 or 2, forecast.py) each key keeps its last
+    `order + 1` computed residuals with their schedule positions, and `get` at a position returns
+    their extrapolation there; every kept residual is counted by the ledger. `order` 0 keeps one
+    and returns it as stored (plain reuse).
+    """
+
+    def __init__(self, ledger: MemoryLedger, device: torch.device | None, order: int = 0):
         self.ledger = ledger
         self.device = device
+        self.order = order
         self._lock = threading.Lock()
-        self._residuals: dict[Hashable, torch.Tensor] = {}
+        self._history: dict[Hashable, list[tuple[float, torch.Tensor]]] = {}
 
-    def get(self, key: Hashable, like: torch.Tensor) -> torch.Tensor | None:
-        """The residual at `key` if it fits `like` (a changed latent shape invalidates it)."""
-        cached = self._residuals.get(key)
-        return cached if cached is not None and cached.shape == like.shape else None
+    def get(self, key: Hashable, like: torch.Tensor, position: float | None = None) -> torch.Tensor | None:
+        """The residual at `key` if it fits `like` (a changed latent shape invalidates it); with a
+        forecasting order and a `position`, the forecast there (on `like`'s device and dtype)."""
+        with self._lock:  # a snapshot: another thread may store for another stream meanwhile
+            history = list(self._history.get(key) or ())
+        if not history or history[-1][1].shape != like.shape:
+            return None
+        if self.order == 0 or position is None or len(history) == 1:
+            return history[-1][1]
+        return extrapolate(history, position, self.order, like.device, like.dtype)
 
-    def put(self, key: Hashable, residual: torch.Tensor) -> None:
+    def put(self, key: Hashable, residual: torch.Tensor, position: float = 0.0) -> None:
         stored = residual.detach().to(self.device or residual.device, copy=True)
         with self._lock:
-            self._residuals[key] = stored
-        self.ledger.hold("residuals", key, stored)
+            history = self._history.setdefault(key, [])
+            if history and history[-1][1].shape != stored.shape:
+                history.clear()  # a new latent shape: the old residuals say nothing about it
+            push(history, position, stored, self.order + 1)
+            kept = [t for _, t in history]
+        self.ledger.hold("residuals", key, *kept)
 
     def clear(self) -> None:
         with self._lock:
-            self._residuals.clear()
+            self._history.clear()

@@ -20,6 +20,7 @@ from .config import SemCacheConfig
 from .controller import TargetPlan, WindowController, skip_rule
 from .error import Decision, ScheduleLimits
 from .error_check import ErrorCheck, check_estimate, measure_check
+from .forecast import mode_order, schedule_position
 from .memory import MemoryLedger, ResidualCache, token_sample
 from .psa import ProbeAccumulator, SemanticScore, select_probe_layers, skip_threshold
 from .stats import EvalRecord, RunStats
@@ -73,7 +74,8 @@ class RunState:
         self._evaluations_at: dict[tuple, int] = {}  # (streams, window, sigma) -> evaluations so far
         self.windows: dict[Hashable, WindowController] = {}
         self.memory = MemoryLedger()  # every tensor this run keeps, by kind; its peak is the report's cache
-        self.residuals = ResidualCache(self.memory, self.cache_device)
+        self.forecast_order = mode_order(config.reuse_mode)  # 0: plain reuse (forecast.py)
+        self.residuals = ResidualCache(self.memory, self.cache_device, self.forecast_order)
         self.score: SemanticScore | None = None
         self.scored_computations = 0
         self.stats = RunStats(family=adapter.variant(), total_steps=self.steps, settings=self._settings())
@@ -100,7 +102,7 @@ class RunState:
                 threshold_scale=c.threshold_scale, start_percent=c.start_percent, end_percent=c.end_percent,
                 max_skip_steps=c.max_skip_steps, probe_layers=len(self.probe_layers), alpha=self.alpha,
                 beta=self.beta, tanh_scale=c.tanh_scale, error_model=c.error_model,
-                threshold_mode=c.threshold_mode, cache_device=c.cache_device,
+                threshold_mode=c.threshold_mode, cache_device=c.cache_device, reuse_mode=c.reuse_mode,
                 **({"target_speedup": c.target_speedup} if c.target_speedup else {}),
             )
         else:
@@ -132,7 +134,8 @@ class RunState:
         with self.lock:
             if key not in self.windows:
                 self.windows[key] = WindowController(
-                    self.config, self.plan, lambda *t: self.memory.hold("error_samples", key, *t))
+                    self.config, self.plan, lambda *t: self.memory.hold("error_samples", key, *t),
+                    self.forecast_order)
             return self.windows[key]
 
     def adapter_for(self, diffusion_model: Any) -> ModelAdapter:
@@ -167,11 +170,19 @@ class RunState:
         with self.lock:
             self.stats.warn(message)
 
-    def residual(self, stream: Hashable, window: Hashable, like: torch.Tensor) -> torch.Tensor | None:
-        return self.residuals.get((stream, window), like)
+    def position(self, sigma: float) -> float:
+        """`sigma`'s place in this call's schedule, in steps (fractional between schedule sigmas)."""
+        return schedule_position(self.schedule, sigma)
 
-    def store_residual(self, stream: Hashable, window: Hashable, residual: torch.Tensor) -> None:
-        self.residuals.put((stream, window), residual)
+    def residual(self, stream: Hashable, window: Hashable, like: torch.Tensor,
+                 position: float | None = None) -> torch.Tensor | None:
+        """What a skip at `position` applies for this stream and window: its latest residual
+        (reuse_mode `reuse`) or their forecast there."""
+        return self.residuals.get((stream, window), like, position)
+
+    def store_residual(self, stream: Hashable, window: Hashable, residual: torch.Tensor,
+                       position: float = 0.0) -> None:
+        self.residuals.put((stream, window), residual, position)
 
     def note_computed_prompt(self, probe: ProbeAccumulator) -> None:
         """A computed evaluation with conditional rows: refresh p_s from the second on (paper §3.2)."""
@@ -224,6 +235,7 @@ class Evaluation:
         self.streams = list(uuids) if uuids else [None]
         self.rows = max(x.shape[0] // len(self.streams), 1)
         self.sigma = sigma
+        self.position = run.position(sigma)  # where forecasts are evaluated / residuals are stored
         self.window = window
         leader = run.claim_leader(self.streams[0])
         self.leader_index = self.streams.index(leader) if leader in self.streams else None
@@ -263,7 +275,7 @@ class Evaluation:
     def cached_residuals(self, x: torch.Tensor) -> list[torch.Tensor] | None:
         out = []
         for j, stream in enumerate(self.streams):
-            r = self.run.residual(stream, self.window, self.chunk(x, j))
+            r = self.run.residual(stream, self.window, self.chunk(x, j), self.position)
             if r is None:
                 return None
             out.append(r)
@@ -431,10 +443,10 @@ class Evaluation:
             residual = hidden - stack_in
         self.check = measure_check(self, residual)  # error check, on a computed step after reuse
         for j, stream in enumerate(self.streams):
-            self.run.store_residual(stream, self.window, self.chunk(residual, j))
+            self.run.store_residual(stream, self.window, self.chunk(residual, j), self.position)
         if self.leader_index is not None:
             self.run.window(self.window).errors.record_computed(
-                self.leader_sample(stack_in), self.leader_sample(hidden)
+                self.leader_sample(stack_in), self.leader_sample(hidden), self.position
             )
         return out
 

@@ -138,9 +138,11 @@ class RunStats:
             if self.target_speedup:
                 measured_txt = f", target {self.target_speedup:.2f}x" + measured_txt
             partial = f" ({self.partial} partial)" if self.partial else ""
+            mode = self.settings.get("reuse_mode", "reuse")
+            forecast = f" by {mode}" if mode != "reuse" else ""  # skipped steps added a forecast residual
             head = (
                 f"SemCache [{self.family}] steps {len(self.records)}: computed {self.computed}{partial}, "
-                f"skipped {self.skipped} (estimated {self.estimated_speedup:.2f}x{measured_txt}); "
+                f"skipped {self.skipped}{forecast} (estimated {self.estimated_speedup:.2f}x{measured_txt}); "
                 f"cache {self.cache_bytes / 2**20:.2f} MiB; {self.wall_seconds:.2f} s"
             )
         warnings = self.final_warnings()

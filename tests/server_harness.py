@@ -51,6 +51,7 @@ PATCH_MODEL_INPUTS = (
     "threshold_mode",
     "min_steps",
     "target_speedup",
+    "reuse_mode",
 )
 
 SUMMARY_RE = re.compile(
@@ -448,6 +449,7 @@ def wan_t2v_graph(
             "threshold_mode": "inverse",
             "min_steps": 10,
             "target_speedup": 0.0,
+            "reuse_mode": "reuse",
         }
         inputs.update(semcache or {})
         graph["2"] = {"class_type": "SemCachePatchModel", "inputs": inputs}

@@ -186,13 +186,70 @@ def test_report_compares_frontiers_both_ways_and_against_the_search_bound():
     # 64.5 dB at 1.6x (4 + 1 computed), 36 dB at 2x (2 + 2), 33 dB at 2.67x -> 36 dB at 2x exactly
     cells = [c.strip() for c in table[2].split("|")[1:-1]]
     assert cells[0] == "30 steps uni_pc" and cells[1] == "2.00x, 36.00 dB"
-    assert cells[4] == "1.67x / 34.0 dB" and cells[8] == "2.40x / 37.5 dB"
-    assert cells[10] == "2.00x / 36.0 dB" and cells[11] == "**1.00**"
+    assert cells[4] == "1.67x / 34.0 dB" and cells[9] == "2.40x / 37.5 dB"  # 8: TaylorSeer-Lite (no rows)
+    assert cells[11] == "2.00x / 36.0 dB" and cells[12] == "**1.00**"
     section = "\n".join(bound_section(rows, per))
     assert "No whole-step method's mean point lies more than 0.3 dB above the bound." in section
     assert "fbcache 0.03 [default]" in section and "not a whole-step method" in section  # flagged, not a defect
     text = markdown(rows, ["# t"])
     assert "SemCache vs every peer along the frontiers, and the bounds" in text and "greedy-oracle" in text
+
+
+def test_forecast_families_are_selectable_sweeps(pack, wan_models):
+    from harness import bound, suites
+
+    plan = suites.Plan(families=("semcache-forecast_1", "semcache-forecast_2", "taylorseer-lite"))
+    methods = suites.sweeps(plan)[1:]
+    assert set(bound.FORECASTING) == {m.family for m in methods}
+    assert {m.settings.get("reuse_mode") for m in methods} == {"forecast_1", "forecast_2", None}
+    assert [m.knob for m in methods if m.family == "taylorseer-lite"] == list(suites.SWEEPS["taylorseer-lite"])
+    assert not [m for m in methods if m.tag == "default" and m.family != "taylorseer-lite"]  # no node default
+    assert "semcache-forecast_1 0.2" in {m.label for m in methods} and "taylorseer-lite 5 [default]" in {
+        m.label for m in methods}
+    from importlib import import_module
+
+    glue = import_module(f"{pack.__name__}.semcache_core.comfy_glue")
+    model = next(m for m in methods if m.family == "semcache-forecast_2").apply(wan_models["t2v"], pack)
+    from sampling import latent, sample
+
+    sample(model, latent((1, 16, 3, 8, 8)), steps=12)
+    assert glue.latest_stats(model).settings["reuse_mode"] == "forecast_2"
+
+
+def test_forecast_rows_stand_against_their_own_bound():
+    """Forecasting rows neither raise the reuse bound nor count as its defects; they get their own frontier
+    and the reuse-vs-forecast table."""
+    from harness import bound
+    from harness.aggregate import schedule_summaries
+    from harness.report import bound_section, forecast_table
+
+    def whole(method, family, psnr, computed, prompt, tag="", knob=0.2):
+        r = _fake(method, family, 30, "uni_pc", psnr, computed * 10, tag, knob, prompt)
+        r.update(ref_block_work="40", pattern="C" * computed + "." * (4 - computed))
+        return r
+
+    rows = []
+    for prompt in ("p", "q"):
+        rows += [whole("uncached", "uncached", 99.0, 4, prompt)]
+        rows += [whole("semcache 0.2 [default]", "semcache", 36.0, 2, prompt, "default"),
+                 whole("semcache 0.6", "semcache", 30.0, 1, prompt, "", 0.6)]
+        rows += [whole(f"semcache-forecast_1 {k}", "semcache-forecast_1", q, c, prompt, "", k)
+                 for k, q, c in ((0.2, 38.0, 2), (0.6, 33.0, 1))]
+        rows += [whole(f"taylorseer-lite {k}", "taylorseer-lite", q, c, prompt, "", k)
+                 for k, q, c in ((2, 37.0, 2), (4, 31.0, 1))]
+    reuse, fore = bound.frontier(rows), bound.forecast_frontier(rows)
+    assert max(p.psnr for p in reuse if p.speedup == 2.0) == 36.0  # forecast rows (38 dB at 2x) left out
+    assert [(round(p.speedup, 2), p.psnr) for p in fore] == [(2.0, 38.0), (2.67, 35.5), (4.0, 33.0)]
+    assert not bound.replay_patterns(rows, "p", 30, "uni_pc")  # their patterns are not reuse schedules either
+    per = schedule_summaries(rows)
+    section = "\n".join(bound_section(rows, per))
+    assert "No whole-step method's mean point lies more than 0.3 dB above the bound." in section
+    assert "Forecast bound" in section and "semcache-forecast_1 0.2 2.00x at 38.00 dB: above the reuse bound" in section
+    table = forecast_table(per, rows)
+    cells = [c.strip() for c in table[2].split("|")[1:-1]]  # at SemCache default's 36 dB
+    # reuse: 2x; forecast_1: 38 dB at 2x, 33 dB at 4x -> 36 dB at 2.8x; TaylorSeer: 37 at 2x, 31 at 4x -> 2.33x
+    assert cells[1] == "SemCache default: 36.00 dB" and cells[2:5] == ["2.00", "2.80", "–"]
+    assert cells[5] == "2.33" and cells[7] == "2.00" and cells[8] == "2.53"  # bounds: reuse, forecast (knapsack)
 
 
 def test_readme_quotes_the_committed_benchmark_tables():

@@ -25,6 +25,7 @@ from harness.peers.engine import Step  # noqa: E402
 from harness.peers.fbcache import FirstBlockCachePolicy  # noqa: E402
 from harness.peers.magcache import MagCachePolicy, ratio_index  # noqa: E402
 from harness.peers.oracle import ConstrainedOraclePolicy, GreedyOraclePolicy  # noqa: E402
+from harness.peers.taylorseer import TaylorSeerLitePolicy  # noqa: E402
 from harness.peers.teacache import TeaCachePolicy, rescale  # noqa: E402
 
 STEPS = 12
@@ -116,6 +117,44 @@ def test_constrained_oracle_obeys_semcache_forced_steps():
     assert got == [True, True, False, False, True, False]  # accumulates like the greedy one; last step computes
 
 
+def _taylorseer_run(policy: TaylorSeerLitePolicy, features: list[float]) -> list[float | None]:
+    """Feed one feature per call; None where the call ran (its feature taken), else the forecast."""
+    got = []
+    for f in features:
+        out = policy.model_call(None, full(0.0))
+        if out is None:
+            policy.model_output(None, full(f))
+            got.append(None)
+        else:
+            got.append(float(out[0]))
+    return got
+
+
+def test_taylorseer_lite_fixed_interval_and_first_order_forecast():
+    # the Wan example workflow: fresh_threshold 5, max_order 1, first_enhance 1, last_enhance 50
+    features = [float(v) for v in range(100, 115)]  # only the computed calls' values are used
+    features[5], features[10] = 110.0, 100.0
+    got = _taylorseer_run(TaylorSeerLitePolicy(5), features)
+    # full at calls 0, 5, 10 (every 5th); 1-4 repeat F0 = 100 (no derivative yet); after call 5 the slope is
+    # (110 - 100) / 5 = 2: 112, 114, 116, 118; after call 10 it is (100 - 110) / 5 = -2: 98, 96, 94, 92
+    assert got == [None, 100, 100, 100, 100, None, 112, 114, 116, 118, None, 98, 96, 94, 92]
+    last = _taylorseer_run(TaylorSeerLitePolicy(5, last_enhance=4), [1.0] * 6)
+    assert last == [None, 1.0, 1.0, None, None, None]  # calls >= last_enhance - 1 are full
+    assert _taylorseer_run(TaylorSeerLitePolicy(1), [1.0, 2.0, 3.0]) == [None] * 3  # interval 1: always full
+
+
+def test_taylorseer_lite_second_order_and_first_enhance_as_upstream():
+    # node defaults elsewhere: max_order 2, first_enhance 3: calls 0-2 full; the 1st-order factor only from
+    # call 2 on (step > first_enhance - 2); then every 3rd call (fresh_threshold 3)
+    values = {0: 0.0, 1: 1.0, 2: 4.0, 5: 25.0}
+    policy = TaylorSeerLitePolicy(3, max_order=2, first_enhance=3)
+    got = _taylorseer_run(policy, [values.get(i, -1.0) for i in range(8)])
+    # after call 2: F = 4, d1 = (4 - 1) / 1 = 3 (no d2: no old d1): calls 3, 4 -> 4 + 3x = 7, 10
+    # call 5 (full, distance 3): d1 = (25 - 4) / 3 = 7, d2 = (7 - 3) / 3 = 4/3; calls 6, 7: 25 + 7x + (4/3) x^2 / 2
+    assert got[:5] == [None, None, None, 7.0, 10.0] and got[5] is None
+    assert got[6] == pytest.approx(25 + 7 + 2 / 3) and got[7] == pytest.approx(25 + 14 + 8 / 3)
+
+
 # -- the peers on a tiny Wan through the real sampler -------------------------------------------
 @pytest.fixture(scope="module")
 def tiny(comfy, ckpt_dir):
@@ -199,6 +238,51 @@ def test_teacache_schedule_is_the_same_for_every_prompt(tiny):
         assert len(seen) == 1 and "." in next(iter(seen)) and "C" in next(iter(seen))[1:]  # reuses and recomputes
         patterns |= seen
     assert len(patterns) == 2  # the two modes differ
+
+
+def test_taylorseer_lite_on_the_real_sampler_forecasts_whole_calls(tiny):
+    """Interval 1 is bit-identical to uncached; at the Wan setting no block (and no head) runs on the
+    forecast calls, and each forecast is the line through the last two computed outputs."""
+    from harness import peers
+
+    base = sample(tiny, latent(LAT), steps=STEPS)
+    assert torch.equal(sample(peers.apply(tiny, "taylorseer-lite", {"fresh_threshold": 1}), latent(LAT),
+                              steps=STEPS), base)
+    model = peers.apply(tiny, "taylorseer-lite", {"fresh_threshold": 5})
+    dm = model.get_model_object("diffusion_model")
+    outputs, heads = [], []
+    handles = [dm.register_forward_hook(lambda m, a, o: outputs.append(o.detach().clone())),
+               dm.head.register_forward_hook(lambda m, a, o: heads.append(1))]
+    from harness.peers import engine
+
+    forecasts = []
+    original = engine._whole_call
+
+    def spy(run, ev, executor, args, kwargs):
+        out = original(run, ev, executor, args, kwargs)
+        forecasts.append(out.detach().clone() if run.log.decisions[-1][1][0] else None)
+        return out
+
+    engine._whole_call = spy
+    try:
+        with BlockCounter(model) as counter:
+            sample(model, latent(LAT), steps=STEPS, callback=counter.callback)
+    finally:
+        engine._whole_call = original
+        for h in handles:
+            h.remove()
+    pattern = peers.latest_log(model).pattern
+    assert pattern == "C....C....C."
+    assert [n == 0 for n in counter.per_step] == [c == "." for c in pattern] and len(heads) == pattern.count("C")
+    assert len(outputs) == STEPS  # the model's forward is entered on every call (the wrapper sits inside it)
+    computed = {i: outputs[i] for i, c in enumerate(pattern) if c == "C"}
+    for i in (1, 4):
+        assert torch.equal(forecasts[i], computed[0])  # no slope before the second computed call
+    for i in (6, 9, 11):
+        last = max(k for k in computed if k < i)
+        prev = max(k for k in computed if k < last)
+        expected = computed[last] + (computed[last] - computed[prev]) / (last - prev) * (i - last)
+        assert torch.allclose(forecasts[i], expected, atol=1e-6, rtol=1e-5), i
 
 
 def test_first_block_cache_per_stream_runs_blocks_on_the_computing_stream_only(tiny):

@@ -10,6 +10,7 @@ from sampling import latent, sample
 PATCH_INPUTS = [
     "model", "threshold_scale", "start_percent", "end_percent", "max_skip_steps", "probe_layers",
     "alpha", "beta", "tanh_scale", "error_model", "cache_device", "threshold_mode", "min_steps", "target_speedup",
+    "reuse_mode",
 ]
 
 

@@ -29,8 +29,8 @@ def test_object_info_patch_model_inputs(comfy_server):  # noqa: F811
     names = [*inputs.get("required", {}), *inputs.get("optional", {})]
     assert sorted(names) == sorted(PATCH_MODEL_INPUTS)
     # inputs added after the first release are optional, so API-format prompts saved before them still run
-    assert set(inputs.get("optional", {})) == {"target_speedup"}
-    assert set(inputs["required"]) == set(PATCH_MODEL_INPUTS) - {"target_speedup"}
+    assert set(inputs.get("optional", {})) == {"target_speedup", "reuse_mode"}
+    assert set(inputs["required"]) == set(PATCH_MODEL_INPUTS) - {"target_speedup", "reuse_mode"}
     assert info["output"] == ["MODEL"]
 
 

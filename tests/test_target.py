@@ -81,7 +81,8 @@ def test_node_without_target_is_the_node_with_target_zero(pack, wan_models):
     a = patch_with_node(wan_models["t2v"], threshold_scale=1.0)
     b = patch_with_node(wan_models["t2v"], threshold_scale=1.0, target_speedup=0.0)
     assert torch.equal(sample(a, latent(LAT), steps=20), sample(b, latent(LAT), steps=20))
-    assert [i.id for i in SemCachePatchModel.define_schema().inputs][-1] == "target_speedup"
+    # added after the first release, in order, at the end (reuse_mode came after it: issue 23)
+    assert [i.id for i in SemCachePatchModel.define_schema().inputs][-2:] == ["target_speedup", "reuse_mode"]
 
 
 @pytest.mark.parametrize("target", [1.5, 2.0, 3.0])

@@ -12,6 +12,14 @@ method that skips more on easy prompts cannot beat it by its allocation. The fro
 lies at or above every whole-step method's mean point by construction *of what was searched*;
 it is a bound of the schedules searched, not of every schedule. A method point above it is a
 defect of the bound (reported, never a win).
+
+Forecasting rows (SemCache `reuse_mode` forecast_1 / forecast_2, TaylorSeer-Lite: `FORECASTING`)
+have whole-step patterns too, but a skipped step adds an extrapolated residual, not the cached
+one, so their PSNR is not that of their pattern under reuse. They are left out of this bound (it
+stays a bound of reuse schedules, and "no whole-step point above it" keeps its meaning) and set
+against their own: `forecast_frontier`, the same knapsack over the forecasting rows only (the best
+forecasting schedules found). That bound is not extended to forecasting by a search: a forecast row
+above the reuse bound shows what forecasting buys over the best reuse schedule found.
 """
 
 from __future__ import annotations
@@ -27,9 +35,17 @@ PSNR_CAP = 99.0
 SAME_AS_REPLAY = ("semcache", "teacache", "teacache-ret", "magcache", "greedy-oracle", "constrained-oracle", "replay", "uncached")
 
 
-def whole_step(row: dict[str, Any]) -> bool:
+FORECASTING = ("semcache-forecast_1", "semcache-forecast_2", "taylorseer-lite")
+
+
+def forecasting(row: dict[str, Any]) -> bool:
+    return row.get("family") in FORECASTING
+
+
+def whole_step(row: dict[str, Any], forecast: bool = False) -> bool:
+    """A whole-step row of the reuse bound (`forecast`: of the forecast bound instead)."""
     pattern = row.get("pattern") or ""
-    return bool(pattern) and set(pattern) <= {"C", "."}
+    return bool(pattern) and set(pattern) <= {"C", "."} and forecasting(row) == forecast
 
 
 def _f(row: dict[str, Any], key: str) -> float:
@@ -51,11 +67,11 @@ class BoundPoint:
         return len(mine) * steps / work if mine and work else None
 
 
-def per_prompt_options(rows: list[dict[str, Any]]) -> dict[str, dict[int, tuple[float, str]]]:
+def per_prompt_options(rows: list[dict[str, Any]], forecast: bool = False) -> dict[str, dict[int, tuple[float, str]]]:
     """prompt -> computed steps -> (best PSNR, the label that reached it), whole-step rows only."""
     out: dict[str, dict[int, tuple[float, str]]] = defaultdict(dict)
     for r in rows:
-        if not whole_step(r):
+        if not whole_step(r, forecast):
             continue
         c = r["pattern"].count("C")
         psnr = min(_f(r, "psnr"), PSNR_CAP)
@@ -65,13 +81,14 @@ def per_prompt_options(rows: list[dict[str, Any]]) -> dict[str, dict[int, tuple[
     return out
 
 
-def frontier(rows: list[dict[str, Any]]) -> list[BoundPoint]:
-    """The bound's Pareto frontier (speedup ascending) on one schedule's rows."""
-    options = per_prompt_options(rows)
+def frontier(rows: list[dict[str, Any]], forecast: bool = False) -> list[BoundPoint]:
+    """The bound's Pareto frontier (speedup ascending) on one schedule's rows (`forecast`: the
+    forecast bound's, over the forecasting rows)."""
+    options = per_prompt_options(rows, forecast)
     prompts = sorted(options)
     if not prompts:
         return []
-    steps = max(len(r["pattern"]) for r in rows if whole_step(r))
+    steps = max(len(r["pattern"]) for r in rows if whole_step(r, forecast))
     # best[C] = (sum of PSNR, picks) over the prompts so far with C computed steps in total
     best: dict[int, tuple[float, dict]] = {0: (0.0, {})}
     for p in prompts:
@@ -89,6 +106,11 @@ def frontier(rows: list[dict[str, Any]]) -> list[BoundPoint]:
         if not kept or pt.psnr > kept[-1].psnr:
             kept.append(pt)
     return sorted(kept, key=lambda q: q.speedup)
+
+
+def forecast_frontier(rows: list[dict[str, Any]]) -> list[BoundPoint]:
+    """The forecast bound: the best forecasting schedules found, allocated over the prompts."""
+    return frontier(rows, forecast=True)
 
 
 def _interp(pts: list[tuple[float, float]], x: float) -> float | None:

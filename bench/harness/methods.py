@@ -21,6 +21,8 @@ from .prompts import BenchPrompt
 from .runner import Sample, SamplingSetup, sample
 
 SHORT = {"magcache_K": "K"}  # label names of peer settings
+# Families the pack's own nodes run (semcache-forecast_N: SemCache Patch Model with reuse_mode forecast_N)
+PACK_FAMILIES = ("semcache", "tmm", "semcache+tmm", "semcache-forecast_1", "semcache-forecast_2")
 PEER_FAMILIES = (*peers.FAMILIES, "replay")
 # The nodes' own defaults (SemCachePatchModel inputs; EasyCache/LazyCache node inputs).
 EASYCACHE_DEFAULTS = {"reuse_threshold": 0.2, "start_percent": 0.15, "end_percent": 0.95}
@@ -71,7 +73,7 @@ class Method:
             model = with_input_copy(model)
         if self.family == "uncached":
             return model
-        if self.family in ("semcache", "tmm", "semcache+tmm"):
+        if self.family in PACK_FAMILIES:
             return self._apply_pack(model, pack)
         if self.family in PEER_FAMILIES:
             return peers.apply(model, self.family, self.settings)
@@ -102,6 +104,11 @@ TMM_KEYS = {"reuse_ratio": "reuse_ratio", "max_frame_staleness": "max_frame_stal
 
 def semcache(tag: str = "", **settings: Any) -> Method:
     return Method("semcache", dict(settings), tag)
+
+
+def semcache_forecast(family: str, threshold_scale: float, tag: str = "") -> Method:
+    """SemCache Patch Model with reuse_mode forecast_1 / forecast_2 (family "semcache-forecast_N")."""
+    return Method(family, {"threshold_scale": threshold_scale, "reuse_mode": family.split("-", 1)[1]}, tag)
 
 
 def easycache(reuse_threshold: float, tag: str = "", copy_input: bool = True) -> Method:
@@ -139,7 +146,7 @@ def run_method(model: Any, pack: Any, method: Method, prompt: BenchPrompt, setup
     """`method` applied to `model` (with the input copy of fairness.py unless it opts out), sampled."""
     patched = method.apply(model, pack)
     result = sample(patched, prompt, setup)
-    if method.family in ("semcache", "tmm", "semcache+tmm"):
+    if method.family in PACK_FAMILIES:
         result.stats = import_module(f"{pack.__name__}.semcache_core.comfy_glue").latest_stats(patched)
     if method.family in PEER_FAMILIES:
         log = peers.latest_log(patched)

@@ -9,7 +9,8 @@ from .aggregate import Summary, sweep
 
 COLORS = {"semcache": "tab:red", "easycache": "tab:blue", "lazycache": "tab:green", "teacache": "tab:cyan",
           "teacache-ret": "tab:pink", "magcache": "tab:olive", "fbcache": "tab:brown", "greedy-oracle": "dimgray",
-          "constrained-oracle": "gray", "tmm": "tab:purple", "semcache+tmm": "tab:orange"}
+          "constrained-oracle": "gray", "tmm": "tab:purple", "semcache+tmm": "tab:orange",
+          "semcache-forecast_1": "darkred", "semcache-forecast_2": "salmon", "taylorseer-lite": "navy"}
 LEGEND = {"greedy-oracle": "greedy oracle (not a limit)", "constrained-oracle": "constrained oracle (not a limit)"}
 PSNR_TOP = 70.0  # points above (output identical to uncached) are drawn just under the top edge
 PANELS = (("psnr", "PSNR vs uncached (dB) ↑"), ("ssim", "SSIM vs uncached ↑"), ("motion_error", "motion error ↓"))

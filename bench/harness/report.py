@@ -25,7 +25,8 @@ from .aggregate import (
     tuning_rows,
 )
 
-PEERS = ("easycache", "lazycache", "teacache", "teacache-ret", "magcache", "fbcache")
+PEERS = ("easycache", "lazycache", "teacache", "teacache-ret", "magcache", "fbcache", "taylorseer-lite")
+REUSE_MODES = (("reuse", "semcache"), ("forecast_1", "semcache-forecast_1"), ("forecast_2", "semcache-forecast_2"))
 ORACLES = ("greedy-oracle", "constrained-oracle")
 ABOVE_MARGIN_DB = 0.3  # a whole-step point must beat the search bound by more than this to be a defect
 HIDDEN = ("uncached", "replay")  # not configurations of their own in the tables
@@ -293,7 +294,7 @@ def bound_section(rows: list[dict[str, Any]], per_schedule: dict[tuple[int, str]
             out.append(f"| {p.speedup:.2f}x | {p.psnr:.2f} | {p.computed} | {', '.join(sources)} |")
         defects, others = [], []
         for s in summaries:
-            if s.family in HIDDEN:
+            if s.family in HIDDEN or s.family in bound.FORECASTING:  # set against the forecast bound below
                 continue
             at = bound.psnr_at(front, s.work_speedup)
             if at is None or s.psnr <= at + ABOVE_MARGIN_DB:
@@ -306,8 +307,47 @@ def bound_section(rows: list[dict[str, Any]], per_schedule: dict[tuple[int, str]
         out += [""] + (["**Defects of the bound** (whole-step points above it):"] + defects if defects else
                        [f"No whole-step method's mean point lies more than {ABOVE_MARGIN_DB} dB above the bound."])
         out += others
+        fore = bound.forecast_frontier(mine)
+        if fore:
+            out += ["", "Forecast bound (SemCache forecast_1 / forecast_2 and TaylorSeer-Lite rows only, the same "
+                    "knapsack; not counted in the bound above): "
+                    + ", ".join(f"{p.speedup:.2f}x at {p.psnr:.2f} dB" for p in fore) + "."]
+            above = [s for s in summaries if s.family in bound.FORECASTING
+                     and (at := bound.psnr_at(front, s.work_speedup)) is not None and s.psnr > at + ABOVE_MARGIN_DB]
+            out += [f"- {s.label} {s.work_speedup:.2f}x at {s.psnr:.2f} dB: above the reuse bound "
+                    f"({bound.psnr_at(front, s.work_speedup):.2f} dB), what forecasting buys over the best reuse "
+                    "schedule found." for s in above]
         out.append("")
     return out
+
+
+def forecast_table(per_schedule: dict[tuple[int, str], list[Summary]], rows: list[dict[str, Any]]) -> list[str]:
+    """Per schedule, at two PSNR levels (SemCache default's, and its fastest sweep point's): the compute
+    speedup of reuse / forecast_1 / forecast_2 (SemCache's sweeps), TaylorSeer-Lite, the best other
+    peer, and the reuse and forecast bounds, each along its frontier."""
+    others = [p for p in PEERS if p != "taylorseer-lite"]
+    lines = ["| schedule | PSNR level | " + " | ".join(f"SemCache {m}" for m, _ in REUSE_MODES)
+             + " | TaylorSeer-Lite | best other peer | reuse bound | forecast bound |",
+             "|---|---|" + "---:|" * (len(REUSE_MODES) + 4)]
+    for (steps, sampler), summaries in per_schedule.items():
+        sem = _default(summaries, "semcache")
+        reuse = sweep(summaries, "semcache")
+        if sem is None or not reuse:
+            continue
+        fastest = max(reuse, key=lambda s: (s.work_speedup, s.psnr))  # on its frontier
+        mine = [r for r in rows if schedule_of(r) == (steps, sampler)]
+        fronts = (bound.frontier(mine), bound.forecast_frontier(mine))
+        for name, level in (("SemCache default", sem.psnr), (f"SemCache {fastest.knob:g}", fastest.psnr)):
+            cells = [_n(speedup_at_psnr(sweep(summaries, fam), level)) for _, fam in REUSE_MODES]
+            cells.append(_n(speedup_at_psnr(sweep(summaries, "taylorseer-lite"), level)))
+            best = max(((speedup_at_psnr(sweep(summaries, p), level), p) for p in others),
+                       key=lambda t: t[0] or 0.0, default=(None, ""))
+            cells.append(f"{best[0]:.2f} ({best[1]})" if best[0] else "–")
+            cells += [_n(bound.speedup_at(f, level)) if f else "–" for f in fronts]
+            lines.append(f"| {steps} steps {sampler} | {name}: {level:.2f} dB | " + " | ".join(cells) + " |")
+    lines += ["", "Compute speedup where each sweep's Pareto frontier reaches the PSNR level (\"–\": outside its "
+              "range). The forecast bound is the best forecasting schedules found (`harness/bound.py`)."]
+    return lines
 
 
 def split_table(rows: list[dict[str, Any]], per_schedule: dict[tuple[int, str], list[Summary]],
@@ -404,6 +444,8 @@ def markdown(rows: list[dict[str, Any]], header: list[str], main: tuple[int, str
     parts += ["", f"On {main[0]} steps {main[1]}, both ways:", ""]
     parts += matched_lines(summaries) or ["(needs the threshold sweeps)"]
     parts += ["", "## The search bound", ""] + bound_section(rows, per_schedule)
+    parts += ["## Reuse or forecast: SemCache's reuse_mode beside TaylorSeer-Lite", ""]
+    parts += forecast_table(per_schedule, rows) + [""]
     parts += ["## Static vs dynamic speedup of each default beside the bound's", ""]
     parts += split_table(rows, per_schedule, main)
     parts += ["", "## Does SemCache + TMM move the frontier?", ""] + tmm_frontier(per_schedule)

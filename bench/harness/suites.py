@@ -10,6 +10,11 @@ run SemCache's sweep and its ablations there (`tuning`). `Plan` shrinks a run: f
 points per method (evenly spread, the default always kept; fewer still off the main schedule),
 fewer families, no extras. QUICK: every default plus a few points, two prompts.
 
+Forecasting rows (issue 23): SemCache's sweep with reuse_mode forecast_1 / forecast_2 and
+TaylorSeer-Lite's interval sweep are families of their own (`--families` selects them); they are
+not whole-step *reuse* schedules, so the search bound leaves them out and the report sets them
+against their own forecast frontier (`harness/bound.py`).
+
 Layout for additions: one `SWEEPS`/`DEFAULTS` entry per family, `method()` maps a knob to its
 Method; extra rows of one schedule go into a function like `extras()` and `for_schedule()`.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .methods import UNCACHED, Method, easycache, lazycache, peer, semcache, semcache_tmm, tmm
+from .methods import UNCACHED, Method, easycache, lazycache, peer, semcache, semcache_forecast, semcache_tmm, tmm
 
 # knob sweeps, each containing the node default (None: the oracles have no default)
 SWEEPS: dict[str, tuple[float, ...]] = {
@@ -32,7 +37,14 @@ SWEEPS: dict[str, tuple[float, ...]] = {
     "greedy-oracle": (0.05, 0.1, 0.2, 0.4, 1.0),
     "constrained-oracle": (0.03, 0.06, 0.1, 0.2, 0.4),
     "semcache+tmm": (0.1, 0.2, 0.3),  # TMM reuse_ratio at SemCache's default threshold_scale
+    # issue 23: SemCache's threshold sweep with reuse_mode forecast_1 / forecast_2, and TaylorSeer-Lite's
+    # fixed interval (its node allows 3-7; 2 is added for a point near 2x)
+    # (the forecast gain lowers E_t, so the same speed needs a higher threshold_scale than with reuse)
+    "semcache-forecast_1": (0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5),
+    "semcache-forecast_2": (0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5),
+    "taylorseer-lite": (2, 3, 4, 5, 6, 7),
 }
+FORECAST_MODES = {"semcache-forecast_1": "forecast_1", "semcache-forecast_2": "forecast_2"}  # family -> reuse_mode
 DEFAULT_SCALE = 0.2  # SemCachePatchModel's default threshold_scale
 DEFAULT_REUSE = 0.2  # EasyCache / LazyCache node default reuse_threshold
 DEFAULT_TMM_REUSE = 0.2  # TMM Frame Selector's default reuse_ratio
@@ -41,6 +53,9 @@ DEFAULTS: dict[str, float | None] = {
     "semcache": DEFAULT_SCALE, "easycache": DEFAULT_REUSE, "lazycache": DEFAULT_REUSE, "teacache": 0.08,
     "teacache-ret": 0.15, "magcache": 0.12, "fbcache": 0.03, "greedy-oracle": None, "constrained-oracle": None,
     "semcache+tmm": DEFAULT_TMM_REUSE,
+    # not node defaults (the node's reuse_mode default is `reuse`): no "default" row; TaylorSeer-Lite's
+    # interval of its Wan example workflow
+    "semcache-forecast_1": None, "semcache-forecast_2": None, "taylorseer-lite": 5,
 }
 MAGCACHE_KS = (2, 4, 6)  # MagCache's skip cap K, swept at every threshold
 MAGCACHE_DEFAULT_K = 4
@@ -97,6 +112,8 @@ def method(family: str, knob: float, k: int | None = None) -> Method:
         return lazycache(knob, tag)
     if family == "semcache+tmm":
         return semcache_tmm(DEFAULT_SCALE, knob, tag)
+    if family in FORECAST_MODES:
+        return semcache_forecast(family, knob, tag)
     if family == "magcache":
         return peer(family, knob, tag, magcache_K=k or MAGCACHE_DEFAULT_K)
     if family == "teacache-ret":
@@ -163,7 +180,8 @@ def defaults() -> list[Method]:
 
 def quick() -> list[Method]:
     """Every default, one more SemCache point, and three points of each oracle (curves to match on)."""
-    out = [UNCACHED] + [method(f, DEFAULTS[f]) for f in FAMILIES if DEFAULTS[f] is not None and f != "semcache+tmm"]
+    out = [UNCACHED] + [method(f, DEFAULTS[f]) for f in FAMILIES
+                        if DEFAULTS[f] is not None and f not in ("semcache+tmm", "taylorseer-lite")]
     out.insert(2, semcache("", threshold_scale=0.35))
     return out + [method(o, k) for o in ("greedy-oracle", "constrained-oracle") for k in QUICK_ORACLE]
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import calibration, fbcache, magcache, oracle, teacache
+from . import calibration, fbcache, magcache, oracle, taylorseer, teacache
 from .engine import apply_peer, latest_log
 
-FAMILIES = ("teacache", "teacache-ret", "magcache", "fbcache", "greedy-oracle", "constrained-oracle")
+FAMILIES = ("teacache", "teacache-ret", "magcache", "fbcache", "greedy-oracle", "constrained-oracle", "taylorseer-lite")
 ORACLES = ("greedy-oracle", "constrained-oracle")
 KNOBS = {"teacache": "rel_l1_thresh", "teacache-ret": "rel_l1_thresh", "magcache": "magcache_thresh", "fbcache": "residual_diff_threshold",
-         "greedy-oracle": "oracle_thresh", "constrained-oracle": "oracle_thresh"}
+         "taylorseer-lite": "fresh_threshold", "greedy-oracle": "oracle_thresh", "constrained-oracle": "oracle_thresh"}
 DEFAULTS = {"teacache": teacache.DEFAULTS, "teacache-ret": teacache.RET_DEFAULTS, "magcache": magcache.DEFAULTS, "fbcache": fbcache.DEFAULTS,
-            "greedy-oracle": oracle.DEFAULTS, "constrained-oracle": dict(oracle.SEMCACHE_FORCED), "replay": {}}
+            "taylorseer-lite": taylorseer.DEFAULTS, "greedy-oracle": oracle.DEFAULTS, "constrained-oracle": dict(oracle.SEMCACHE_FORCED), "replay": {}}
 
 
 def make_policy(family: str, settings: dict, cal: calibration.Calibration | None = None):
@@ -36,6 +36,8 @@ def make_policy(family: str, settings: dict, cal: calibration.Calibration | None
         return lambda: magcache.MagCachePolicy(cal.magcache_ratios, **merged)
     if family == "fbcache":
         return lambda: fbcache.FirstBlockCachePolicy(**merged)
+    if family == "taylorseer-lite":
+        return lambda: taylorseer.TaylorSeerLitePolicy(**merged)
     if family == "greedy-oracle":
         return lambda: oracle.GreedyOraclePolicy(**merged)
     if family == "constrained-oracle":

@@ -17,7 +17,8 @@ Decision points (`Policy.stage`): "before" block 0 (TeaCache, MagCache, replay),
 block (First Block Cache: block 0 always runs; the residual of blocks 1..N-1 is reused),
 "after_last" block (the oracles: the whole stack ran, the policy compares truth with reuse and
 may replace the output by the reused one; that evaluation's block work is then taken off the
-books). Every evaluation decides for its own streams; a policy that keeps one state per stream
+books), "model" (TaylorSeer-Lite: the policy gets the whole model call, `model_call` returns an
+output to use instead of running the model or None to run it, then `model_output` sees the output). Every evaluation decides for its own streams; a policy that keeps one state per stream
 and combines the streams' answers (TeaCache: compute if any stream must; MagCache: reuse if any
 stream may) returns the same answer for all of them, as its upstream code does.
 """
@@ -98,6 +99,13 @@ class Policy:
 
     def observe_output(self, ev: Evaluation, output: torch.Tensor, log: RunLog) -> None:
         """The model output of an evaluation (all rows)."""
+
+    def model_call(self, ev: Evaluation, like: torch.Tensor) -> torch.Tensor | None:
+        """Stage "model": the output of this whole model call, or None to run the model."""
+        return None
+
+    def model_output(self, ev: Evaluation, output: torch.Tensor) -> None:
+        """Stage "model": the output of a model call that ran."""
 
 
 @dataclass(frozen=True)
@@ -339,6 +347,8 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
     timestep = args[1] if len(args) > 1 and torch.is_tensor(args[1]) else kwargs.get("timestep")
     evaluation = Evaluation(run, model, args[0], transformer_options.get("uuids") or [],
                             transformer_options.get("cond_or_uncond"), sigma, timestep)
+    if run.policy.stage == "model":
+        return _whole_call(run, evaluation, executor, args, kwargs)
     token = _current.set(evaluation)
     try:
         out = executor(*args, **kwargs)
@@ -346,6 +356,19 @@ def diffusion_model_wrapper(executor: Any, *args: Any, **kwargs: Any) -> Any:
         _current.reset(token)
     if evaluation.decided:
         run.policy.observe_output(evaluation, out, run.log)
+    return out
+
+
+def _whole_call(run: PeerRun, evaluation: Evaluation, executor: Any, args: tuple, kwargs: dict) -> Any:
+    """Stage "model": the policy's output instead of the model's, or the model run (no block slot acts)."""
+    policy = run.policy
+    policy.value = None
+    out = policy.model_call(evaluation, args[0])
+    run.log.decisions.append((evaluation.step.index, [out is not None] * len(evaluation.streams), policy.value))
+    if out is not None:
+        return out
+    out = executor(*args, **kwargs)
+    policy.model_output(evaluation, out)
     return out
 
 
