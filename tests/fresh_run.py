@@ -1,6 +1,9 @@
 """Runs one SemCache sampling in a fresh process and saves the latent (for leak tests).
 
-usage: python fresh_run.py CKPT OUT.safetensors PROMPT_SEED HEIGHT WIDTH STEPS THRESHOLD
+usage: python fresh_run.py CKPT OUT.safetensors PROMPT_SEED HEIGHT WIDTH STEPS THRESHOLD [THREADS]
+
+THREADS: torch's thread count, the caller's (an earlier test may have changed it in the caller's
+process; another count sums in another order, which is not bit-identical).
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from comfy_env import load_pack  # noqa: E402
 
 def main() -> None:
     ckpt, out, prompt_seed, height, width, steps, threshold = sys.argv[1:8]
+    if len(sys.argv) > 8:
+        import torch
+
+        torch.set_num_threads(int(sys.argv[8]))
     load_pack()
     from safetensors.torch import save_file
 

@@ -24,7 +24,8 @@ def test_two_runs_in_a_row_match_a_fresh_process(pack, wan_models, wan_paths, tm
     assert stats(model).skipped > 0 and stats(model).total_steps == 20
     out = tmp_path / "fresh.safetensors"
     subprocess.run(
-        [sys.executable, str(HERE / "fresh_run.py"), str(wan_paths["t2v"]), str(out), "12", "12", "16", "20", "1.0"],
+        [sys.executable, str(HERE / "fresh_run.py"), str(wan_paths["t2v"]), str(out), "12", "12", "16", "20", "1.0",
+         str(torch.get_num_threads())],
         check=True, cwd=HERE, timeout=300,
     )
     from safetensors.torch import load_file
