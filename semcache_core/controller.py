@@ -13,12 +13,7 @@ block work done ends at total / target:
   would have been needed to skip it) ranks among the lowest of those seen in the run, in the
   proportion still to be skipped: skips go where the estimate is lowest;
 - when the skips still needed reach the most the limits still allow, it skips wherever they
-  allow; when the budget is met, it computes;
-- the last 20 % of the schedule is a reserve: before it, the controller paces on the skips that
-  fit before it (reusing a late step costs the most; without the reserve a low target fell
-  behind and caught up by skipping the second-to-last step), and a lone first estimate is
-  computed, not "ranked lowest" among itself (on the benchmark's tuning prompts these two rules
-  took target 1.5's PSNR cost against the fixed sweep from 6.1 to 0.8 dB at 30 uni_pc steps).
+  allow; when the budget is met, it computes.
 
 The hard limits (warm-up, start/end percent, last step, max_skip_steps) are checked before
 the controller is asked, so it never overrides them; it only replaces `E_t < tau` on the
@@ -36,10 +31,6 @@ from .config import SemCacheConfig
 from .error import ErrorAccumulator, ScheduleLimits
 from .psa import skip_threshold
 from .tmm import FrameStaleness
-
-MIN_RANKED = 2  # estimates seen before one is ranked among them
-RESERVE_FROM = 0.8  # share of the schedule after which skips are only a reserve
-
 
 def max_skips(free: Sequence[bool], max_run: int, run: int = 0) -> int:
     """The most skips a sequence of evaluations allows: `free[i]` = the limits let i be skipped,
@@ -136,18 +127,11 @@ class Budget:
         self.history.append(needed_scale)
         if need < 0.5:
             return False, 0.0, "target_reached"
-        # pace on the most skips still possible (not on the free steps: max_skip_steps makes some of
-        # those unskippable), and before the last steps: they cost the most to reuse, so they are
-        # only a reserve for what the earlier ones could not hold
-        pace = most
-        horizon = int(RESERVE_FROM * plan.steps)
-        if position < horizon:
-            pace = min(most, max_skips(plan.free[position:horizon], plan.max_run, consecutive_skips) * per_position)
-        if need >= pace - 0.5:
+        if need >= most - 0.5:
             return True, _tau(max(self.history), base), "target_catch_up"
-        if len(self.history) < MIN_RANKED:  # a lone first estimate always ranks lowest: compute it
-            return False, _tau(min(self.history), base), "error_above_threshold"
-        scale = quantile(self.history, min(need / max(pace, 1.0), 1.0))
+        # pace on the most skips still possible (not on the free steps: max_skip_steps makes some of
+        # those unskippable), so the controller keeps ahead and rarely has to catch up at the end
+        scale = quantile(self.history, min(need / max(most, 1.0), 1.0))
         tau = _tau(scale, base)
         if needed_scale <= scale:
             return True, tau, "error_below_threshold"

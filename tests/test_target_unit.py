@@ -113,20 +113,6 @@ def test_skips_go_where_the_estimate_is_lowest():
     assert chosen and sum(i in cheap for i in chosen) >= 0.8 * len(chosen), chosen
 
 
-@pytest.mark.parametrize("steps", [20, 30])
-def test_first_free_step_is_computed_and_the_last_steps_are_a_reserve(steps):
-    """Where the estimate rises towards the end (as on real schedules), a low target skips neither
-    the first free evaluation (a lone estimate cannot be ranked) nor anything in the last 20 % of
-    the schedule: the skips it needs fit before, so it never has to catch up at the end."""
-    lim = limits(steps, start=3)
-    skipped = simulate(1.5, lim, steps, lambda i: 0.05 + 0.5 * i / steps)
-    check_limits(skipped, lim, steps)
-    first_free = next(i for i in range(steps) if i >= lim.warmup_evaluations and 1 - i / steps <= lim.sigma_start)
-    assert not skipped[first_free], skipped
-    assert not any(skipped[int(0.8 * steps):]), skipped
-    assert abs(steps / (steps - sum(skipped)) - 1.5) <= 0.15, skipped
-
-
 def test_unreachable_target_reaches_the_most_the_limits_allow():
     steps = 20
     lim = limits(steps, start=6, end=16, max_run=2)
