@@ -38,6 +38,10 @@ def test_pearson_smoothness_and_resampling():
     assert trajectory.resample([0.0, 1.0], 3) == [0.0, 0.5, 1.0]
     assert trajectory.smoothness([1.0, 1.0, 1.0, 5.0], tail=1) == 0.0  # the jump is in the tail
     assert trajectory.late_mean([10.0, 1.0, 1.0, 1.0], total_steps=20) == 1.0  # steps >= 2 kept
+    # spread: std across prompts per step (population std), max over the first 90 % of steps;
+    # the diverging last step of 10 is left out
+    curves = [[1.0] * 9 + [5.0], [1.0, 1.02] + [1.0] * 7 + [0.0]]
+    assert math.isclose(trajectory.spread(curves), 0.01) and trajectory.spread(curves[:1]) == 0.0
 
 
 def test_residual_trace_records_each_stream_of_every_real_evaluation(wan_models):

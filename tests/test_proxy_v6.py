@@ -7,6 +7,7 @@ import random
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -153,6 +154,33 @@ def test_v6_compact_resume_continues_on_a_new_machine(comfy, tmp_path):
     assert train.main(args + ["--resume"]) == 0
     log = (tmp_path / "train_log.txt").read_text()
     assert "# resumed from resume_state.safetensors" in log and "# done:" in log
+
+
+def test_v6_extension_appends_phases_that_later_resumes_keep(comfy, tmp_path):
+    """--extend-gflop appends phases after the finished plan; a later --resume rebuilds the
+    same plan from settings.json (it does not extend again), and a first call cannot extend."""
+    import json
+
+    from proxy.v6 import train
+    from proxy.v6.model import sample_gflop
+
+    args = ["--budget-gflop", "6", "--curriculum", "1:1", "--batch", "1:2", "--out", str(tmp_path),
+            "--warmup", "1", "--save-every", "2"]
+    with pytest.raises(SystemExit, match="needs --resume"):
+        train.main(args + ["--extend-gflop", "3"])
+    assert train.main(args) == 0
+    steps = round(6 / (3 * sample_gflop(1) * 2))
+    extra = round(4 / (3 * sample_gflop(2) * 1))
+    extend = ["--extend-gflop", "4", "--extend-curriculum", "2:1", "--extend-batch", "2:1"]
+    assert train.main(args + ["--resume", "--max-minutes", "1e-9"] + extend) == 0  # one step of the extension
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved["extensions"] == [{"gflop": 4.0, "curriculum": "2:1", "batch": "2:1"}]
+    assert train.main(args + ["--resume"]) == 0
+    assert json.loads((tmp_path / "settings.json").read_text())["extensions"] == saved["extensions"]
+    log = (tmp_path / "train_log.txt").read_text()
+    assert f"(2, 1, {extra})]; {steps + extra} steps" in log
+    done = [line for line in log.splitlines() if line.startswith("# done:")]
+    assert done[-1].startswith(f"# done: {steps + extra} steps, {2 * steps + extra} samples"), done
 
 
 def _state_weights(path):

@@ -36,6 +36,16 @@ def smoothness(curve: list[float], tail: int = 5) -> float:
     return float(head.diff().std(unbiased=False))
 
 
+def spread(curves: list[list[float]], share: float = 0.9) -> float:
+    """Max over the first `share` of the steps of the std across curves (one per prompt) at each
+    step: real Wan's curves coincide across prompts (issue 21)."""
+    if len(curves) < 2:
+        return 0.0
+    values = torch.tensor(curves, dtype=torch.float64)
+    kept = max(1, math.floor(share * values.shape[1]))
+    return float(values[:, :kept].std(dim=0, unbiased=False).max())
+
+
 def pearson(a: list[float], b: list[float]) -> float:
     x, y = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
     x, y = x - x.mean(), y - y.mean()

@@ -14,6 +14,14 @@ warm-up and decays (cosine to 5 %) over the last --decay share of the budget.
 
   .venv/bin/python bench/proxy/v6/train.py --out bench/proxy/v6/run --max-minutes 150   # stage 1 (README.md)
   .venv/bin/python bench/proxy/v6/train.py --out DIR --resume        # continue exactly (same schedule)
+  .venv/bin/python bench/proxy/v6/train.py --out DIR --resume --extend-gflop 900000 \
+      --extend-curriculum 5:0.15,13:0.85     # a longer run: more budget appended to the plan
+
+An extension appends phases after the original plan (and after earlier extensions: all are
+kept in settings.json, so a later --resume rebuilds the same plan); the lr decay and the EMA
+half-life move to the new end. Why: stage 1 ran ~4x faster than the plan assumed, so the
+original budget ended inside stage 1; changing --budget-gflop instead would move the curriculum
+boundaries under a run already past them.
 
 Writes into --out: semcache_proxy_wan.safetensors (EMA, fp16, `semcache.latent_shape` =
 "16,13,16,16", `semcache.text_encoder` = "v6"), train_state.safetensors (fp32 weights, EMA,
@@ -131,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-every", type=int, default=100)
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (saving everything) after this long in this call")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--extend-gflop", type=float, default=0.0,
+                        help="with --resume: append this much budget (GFLOP) to the plan, in --extend-curriculum's phases")
+    parser.add_argument("--extend-curriculum", default="5:0.15,13:0.85")
+    parser.add_argument("--extend-batch", default="1:32,5:8,13:2")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -142,16 +154,27 @@ def main(argv: list[str] | None = None) -> int:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     if args.resume and (out / "settings.json").exists():  # the schedule is the original run's
         saved = json.loads((out / "settings.json").read_text())
-        keep = {"threads", "device", "max_minutes", "resume", "save_every", "out"}
+        keep = {"threads", "device", "max_minutes", "resume", "save_every", "out",
+                "extend_gflop", "extend_curriculum", "extend_batch"}
         settings = {k: (settings[k] if k in keep else saved.get(k, settings[k])) for k in settings}
         for k, v in settings.items():
             if k != "out":
                 setattr(args, k.replace("-", "_"), v)
+        if args.extend_gflop > 0:
+            saved.setdefault("extensions", []).append(
+                {"gflop": args.extend_gflop, "curriculum": args.extend_curriculum, "batch": args.extend_batch})
+            (out / "settings.json").write_text(json.dumps(saved, indent=1))
+        settings["extensions"] = saved.get("extensions", [])
     else:
+        if args.extend_gflop > 0:
+            raise SystemExit("--extend-gflop needs --resume (it appends to a started run's plan)")
         (out / "settings.json").write_text(json.dumps(settings, indent=1))
     options = WorldOptions(texture=args.texture == "on", material=args.material == "on", object_scale=args.object_scale,
                            material_grain=args.material_grain)
     plan = phases(args.budget_gflop, parse_pairs(args.curriculum, float), dict(parse_pairs(args.batch, int)))
+    for extension in settings.get("extensions", []):
+        plan += phases(extension["gflop"], parse_pairs(extension["curriculum"], float),
+                       dict(parse_pairs(extension["batch"], int)))
     total_steps = sum(s for *_, s in plan)
     ema_decay = 0.5 ** (1.0 / max(args.ema_share * total_steps, 1.0))
 
@@ -185,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     if resumed:
         source = STATE if exact else f"{COMPACT} (fresh AdamW moments, lr re-warmed over {REWARM} steps)"
         log(f"# resumed from {source} at step {start_step} ({seconds_before / 60:.1f} min before)")
+        if args.extend_gflop > 0:
+            log(f"# extended by {args.extend_gflop:.0f} GFLOP ({args.extend_curriculum}, batch {args.extend_batch}): "
+                f"plan {plan}; {total_steps} steps; EMA decay {ema_decay:.5f}")
     else:
         log(f"# proxy v6 training  torch {torch.__version__}  settings {json.dumps(settings)}")
         log(f"# plan (frames, batch, steps): {plan}; {total_steps} steps; EMA decay {ema_decay:.5f}")
