@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from semcache_core.config import SemCacheConfig
-from semcache_core.controller import Budget, TargetPlan, max_skips, quantile, target_line
+from semcache_core.controller import Budget, TargetPlan, increment_shape, max_skips, target_line
 from semcache_core.error import ScheduleLimits
 from semcache_core.error_check import ErrorCheck, relative_error, summary_line
 
@@ -42,12 +42,6 @@ def test_max_skips_is_the_true_maximum():
         assert max_skips(free, max_run, run) == brute_max_skips(free, max_run, run), (free, max_run, run)
 
 
-def test_quantile():
-    assert quantile([3.0, 1.0, 2.0], 0.0) == 1.0 and quantile([3.0, 1.0, 2.0], 1.0) == 3.0
-    assert quantile([1.0, 2.0], 0.25) == pytest.approx(1.25)
-    assert quantile([1.0, math.inf], 0.5) == math.inf and quantile([1.0, math.inf], 0.0) == 1.0
-
-
 def limits(steps: int, start: int = 0, end: int | None = None, max_run: int = 4, warmup: int = 2) -> ScheduleLimits:
     """Sigmas 1 - i/steps; start/end as step indices (before `start` and from `end` on: computed)."""
     sigma = [1 - i / steps for i in range(steps)]
@@ -57,9 +51,9 @@ def limits(steps: int, start: int = 0, end: int | None = None, max_run: int = 4,
     )
 
 
-def simulate(target: float, lim: ScheduleLimits, steps: int, errors, work=lambda i: 1.0) -> list[bool]:
+def simulate(target: float, lim: ScheduleLimits, steps: int, errors, work=lambda i: 1.0, schedule=None) -> list[bool]:
     """A run's decisions: limits first (like Evaluation.decide), the controller where they leave it."""
-    schedule = [1 - i / steps for i in range(steps)]
+    schedule = schedule or [1 - i / steps for i in range(steps)]
     plan = TargetPlan.from_schedule(target, schedule, lim)
     budget, skipped, run, acc = Budget(plan), [], 0, 0.0
     for i, sigma in enumerate(schedule):
@@ -67,7 +61,7 @@ def simulate(target: float, lim: ScheduleLimits, steps: int, errors, work=lambda
         skip = False
         if forced is None:
             candidate = acc + errors(i)
-            skip, tau, reason = budget.decide(i, run, candidate, 0.9)
+            skip, tau, reason = budget.decide(i, run, candidate)
             assert reason in ("error_below_threshold", "error_above_threshold", "target_reached", "target_catch_up")
             acc = candidate if skip else 0.0
         else:
@@ -111,6 +105,56 @@ def test_skips_go_where_the_estimate_is_lowest():
     skipped = simulate(1.5, lim, steps, lambda i: 0.01 if i in cheap else 1.0)
     chosen = [i for i, s in enumerate(skipped) if s]
     assert chosen and sum(i in cheap for i in chosen) >= 0.8 * len(chosen), chosen
+
+
+def flow_schedule(steps: int, shift: float = 5.0) -> list[float]:
+    """Wan's flow-matching sigmas (shifted, like ModelSamplingSD3), without the final 0."""
+    return [shift * t / (1 + (shift - 1) * t) for t in (1 - i / steps for i in range(steps))]
+
+
+def fixed_rule(lim: ScheduleLimits, schedule: list[float], increments: list[float], tau: float) -> list[float | None]:
+    """E_t at each evaluation the fixed rule `E_t < tau` skips (None where it computes)."""
+    spent, run, acc = [], 0, 0.0
+    for i, sigma in enumerate(schedule):
+        skip = lim.forced_reason(sigma, i, run) is None and acc + increments[i] < tau
+        acc = acc + increments[i] if skip else 0.0
+        run = run + 1 if skip else 0
+        spent.append(acc if skip else None)
+    return spent
+
+
+def spent_error(skipped: list[bool], increments: list[float]) -> float:
+    """Sum of E_t over the skipped evaluations: the estimated error a skip pattern spends."""
+    total, acc = 0.0, 0.0
+    for skip, inc in zip(skipped, increments):
+        acc = acc + inc if skip else 0.0
+        total += acc
+    return total
+
+
+@pytest.mark.parametrize("steps", [20, 30, 50])
+@pytest.mark.parametrize("target", [1.5, 2.0, 2.5])
+def test_skips_spend_no_more_error_than_the_fixed_rule(steps, target):
+    """E_t's increments shaped like the schedule's log(1 - sigma) steps (any factor, +-10 % noise):
+    the controller's skips spend at most 15 % more estimated error than the fixed threshold that
+    skips as often (the placement the fixed sweep measures). Skipping the first free steps and
+    catching up on the last ones (the first controller, replaced in benchmark v2's follow-up)
+    spends 1.4-2.9x as much on these cases; this controller 0.97-1.12x."""
+    schedule = flow_schedule(steps)
+    rng = random.Random(steps + int(10 * target))
+    increments = [0.37 * w * rng.uniform(0.9, 1.1) for w in increment_shape(schedule)]
+    lim = ScheduleLimits(schedule[2] + 1e-9, -1.0, schedule[-1], 4, 2)  # start at step 2, warm-up 2
+    skipped = simulate(target, lim, steps, lambda i: increments[i], schedule=schedule)
+    achieved = steps / (steps - sum(skipped))
+    assert abs(achieved - target) <= 0.1 * target
+    taus = sorted({sum(increments[a:b]) + 1e-12 for a in range(steps) for b in range(a + 1, min(a + 6, steps + 1))})
+    fixed = {}
+    for tau in taus:
+        spent = fixed_rule(lim, schedule, increments, tau)
+        count = sum(v is not None for v in spent)
+        fixed[count] = min(fixed.get(count, math.inf), sum(v for v in spent if v is not None))
+    reference = fixed[min(c for c in fixed if c >= sum(skipped))]
+    assert spent_error(skipped, increments) <= 1.15 * reference, "".join(".C"[not x] for x in skipped)
 
 
 def test_unreachable_target_reaches_the_most_the_limits_allow():
