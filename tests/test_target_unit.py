@@ -135,11 +135,11 @@ def spent_error(skipped: list[bool], increments: list[float]) -> float:
 @pytest.mark.parametrize("steps", [20, 30, 50])
 @pytest.mark.parametrize("target", [1.5, 2.0, 2.5])
 def test_skips_spend_no_more_error_than_the_fixed_rule(steps, target):
-    """E_t's increments shaped like the schedule's log(1 - sigma) steps (any factor, +-10 % noise):
+    """E_t's increments shaped like the schedule's log-SNR steps (any factor, +-10 % noise):
     the controller's skips spend at most 15 % more estimated error than the fixed threshold that
     skips as often (the placement the fixed sweep measures). Skipping the first free steps and
     catching up on the last ones (the first controller, replaced in benchmark v2's follow-up)
-    spends 1.4-2.9x as much on these cases; this controller 0.98-1.09x."""
+    spends 1.4-2.9x as much on these cases; this controller 1.00-1.03x."""
     schedule = flow_schedule(steps)
     rng = random.Random(steps + int(10 * target))
     increments = [0.37 * w * rng.uniform(0.9, 1.1) for w in increment_shape(schedule)]
