@@ -134,7 +134,7 @@ class Budget:
     positions: set = field(default_factory=set)
     work_per_compute: float = 1.0  # the latest computed evaluation's share of the full work
     accumulated: float = 0.0  # E_t after the latest leader evaluation (0 after a computed one)
-    ratios: list = field(default_factory=list)  # measured increment / forecast shape, in order
+    ratios: list[float] = field(default_factory=list)  # measured increment / forecast shape, in order
 
     def note(self, position: int, work: float) -> None:
         """After every leader evaluation: its share of the full block work (0 when skipped)."""
