@@ -58,3 +58,20 @@ def test_error_check_fields():
     fields = target.error_check_fields(SimpleNamespace(records=records))
     assert fields == pytest.approx({"checks": 2, "check_ratio_median": 1.75, "check_ratio_min": 0.5, "check_ratio_max": 3.0})
     assert target.error_check_fields(SimpleNamespace(records=[])) == {"checks": 0}
+
+
+def test_same_prompt_cost_compares_each_sample_with_its_own_prompts_sweep():
+    def on(prompt, row):
+        return {**row, "prompt": prompt, "seed": 1}
+
+    rows = [  # prompt a: easy (fast at every scale), prompt b: hard
+        on("a", _row("semcache 0.1", "", 0.1, 2.0, 40.0)), on("a", _row("semcache 0.2", "default", 0.2, 3.0, 34.0)),
+        on("b", _row("semcache 0.1", "", 0.1, 1.2, 44.0)), on("b", _row("semcache 0.2", "default", 0.2, 2.0, 30.0)),
+        on("a", _row("semcache [target 2]", "target 2", None, 2.5, 36.0)),  # a's sweep at 2.5: 37.0
+        on("b", _row("semcache [target 2]", "target 2", None, 1.6, 38.0)),  # b's sweep at 1.6: 37.0
+        on("c", _row("semcache [target 2]", "target 2", None, 2.0, 30.0)),  # no sweep for c: left out
+    ]  # fmt: skip
+    costs = target.same_prompt_costs(rows)
+    assert sorted(costs.values()) == pytest.approx([-1.0, 1.0])
+    _, totals = target.achieved_table(rows)
+    assert totals["same_prompt_cost_db"] == pytest.approx(0.0) and totals["same_prompt_samples"] == 2

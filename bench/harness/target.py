@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import mean, median, pstdev
 from typing import Any
 
-from .aggregate import by_config, psnr_at_speedup, schedule_of, schedule_summaries, sweep
+from .aggregate import by_config, interpolate, psnr_at_speedup, schedule_of, schedule_summaries, sweep
 from .error_fields import error_check_fields  # noqa: F401  (re-exported: runner rows use it)
 from .methods import Method, semcache
 
@@ -59,12 +59,38 @@ def _f(value: Any) -> float | None:
         return None
 
 
+def _prompt_key(row: dict) -> tuple:
+    return schedule_of(row), row.get("prompt"), str(row.get("seed"))
+
+
+def same_prompt_costs(rows: list[dict[str, Any]]) -> dict[int, float]:
+    """Per target-mode sample (keyed by id): the fixed sweep's PSNR on the *same prompt* at the
+    sample's own achieved speedup minus its PSNR (linear between that prompt's sweep points that
+    reused something). Unlike the set-level cost it leaves out what the fixed rule gains by
+    running easy prompts faster and hard ones slower at the same mean speed: it isolates where
+    the controller put the skips."""
+    curves: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        speed = _f(r.get("work_speedup"))
+        if r.get("family") == "semcache" and r.get("tag") in ("", "default") and speed and speed > 1.0 + 1e-9:
+            curves[_prompt_key(r)].append((speed, min(float(r["psnr"]), 99.0)))
+    out: dict[int, float] = {}
+    for r in rows:
+        if _target_of(r) is None:
+            continue
+        fixed = interpolate(curves.get(_prompt_key(r), []), float(r["work_speedup"]))
+        if fixed is not None:
+            out[id(r)] = fixed - min(float(r["psnr"]), 99.0)
+    return out
+
+
 def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
     """Markdown lines: achieved vs target per schedule, and the totals the closing note quotes."""
     per_schedule = schedule_summaries(rows)
+    per_sample = same_prompt_costs(rows)
     lines = [
-        "| schedule | target | achieved (all prompts) | per prompt min-max | within +-10 % | PSNR | fixed sweep PSNR at that speedup | cost (dB) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| schedule | target | achieved (all prompts) | per prompt min-max | within +-10 % | PSNR | fixed sweep PSNR at that speedup | cost (dB) | same-prompt cost (dB, samples) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -73,6 +99,7 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
             groups[(schedule_of(r), t)].append(r)
     hits = total = 0
     costs: list[float] = []
+    sample_costs: list[float] = []
     for (schedule, t), picked in sorted(groups.items()):
         summary = by_config(picked)[0]
         speeds = [_f(r["work_speedup"]) for r in picked]
@@ -82,13 +109,18 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
         cost = None if fixed is None else fixed - summary.psnr
         if cost is not None:
             costs.append(cost)
+        own = [per_sample[id(r)] for r in picked if id(r) in per_sample]
+        sample_costs += own
         lines.append(
             f"| {schedule[0]} {schedule[1]} | {t:g} | {summary.work_speedup:.2f}x | {min(speeds):.2f}-{max(speeds):.2f} "
             f"| {inside}/{len(speeds)} | {summary.psnr:.2f} | {'-' if fixed is None else f'{fixed:.2f}'} "
-            f"| {'-' if cost is None else f'{cost:+.2f}'} |"
+            f"| {'-' if cost is None else f'{cost:+.2f}'} | {f'{mean(own):+.2f} ({len(own)})' if own else '-'} |"
         )
     totals = {"within": hits, "samples": total, "mean_cost_db": mean(costs) if costs else None,
-              "max_cost_db": max(costs) if costs else None}
+              "max_cost_db": max(costs) if costs else None, "points": len(costs),
+              "points_within_half_db": sum(c <= 0.5 for c in costs),
+              "same_prompt_cost_db": mean(sample_costs) if sample_costs else None,
+              "same_prompt_samples": len(sample_costs)}
     return lines, totals
 
 
@@ -156,12 +188,20 @@ def markdown_section(rows: list[dict[str, Any]]) -> str:
         "`target_speedup` rows (compute speedup = transformer block work, uncached / cached, counted on the real "
         "blocks). *cost* = the fixed-threshold sweep's PSNR at the same achieved speedup minus the target row's "
         "(positive: target mode is worse; interpolated linearly between the sweep's points that reused "
-        "something, '-' outside them).",
+        "something, '-' outside them): the sweep's mean PSNR over the prompts at the same mean speedup, on its "
+        "Pareto frontier. *same-prompt cost* = each sample against the fixed sweep on its own prompt at its own "
+        "achieved speedup, then the mean: it leaves out what a fixed threshold gains by running easy prompts "
+        "faster and hard ones slower at the same mean speedup (a target holds every prompt at one speed), so it "
+        "measures where the controller put the skips.",
         "",
         *table,
         "",
         f"Within +-10 %: {totals['within']}/{totals['samples']} samples; quality cost mean "
-        + ("-" if cost is None else f"{cost:+.2f} dB, max {totals['max_cost_db']:+.2f} dB") + ".",
+        + ("-" if cost is None else f"{cost:+.2f} dB, max {totals['max_cost_db']:+.2f} dB, "
+           f"{totals['points_within_half_db']} of {totals['points']} points within 0.5 dB")
+        + "; same-prompt cost mean "
+        + ("-" if totals["same_prompt_cost_db"] is None else
+           f"{totals['same_prompt_cost_db']:+.2f} dB over {totals['same_prompt_samples']} samples") + ".",
         "",
         "Error check: measured / estimated error on computed steps right after reuse (below 1: E_t overestimates).",
         "",
