@@ -283,7 +283,9 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, default=PROXY_CHECKPOINT)
     parser.add_argument("--prompts", type=int, help="number of benchmark prompts (static/dynamic alternating; "
                         "default all 8, 2 with --quick)")
-    parser.add_argument("--with-neutral", action="store_true", help="add the two neutral-motion prompts")
+    parser.add_argument("--with-neutral", action="store_true", default=None,
+                        help="add the two neutral-motion prompts (the default of a full run; with --quick: add them)")
+    parser.add_argument("--no-neutral", action="store_true", help="leave out the two neutral-motion prompts")
     parser.add_argument("--schedules", default=None, help="steps:sampler list, first = main, e.g. "
                         "'30:uni_pc,20:euler,50:uni_pc' (default: 30:uni_pc, 20:euler, 20:uni_pc, 30:euler, 50:uni_pc; 'all' adds "
                         "50:euler)")
@@ -291,8 +293,8 @@ def main() -> int:
                         "default kept; default all)")
     parser.add_argument("--sweep-other", type=int, default=2, help="sweep points per method on the other schedules "
                         "(MagCache at K = 4 only; default 2; 0 = as on the main one)")
-    parser.add_argument("--other-prompts", type=int, default=4, help="evaluation prompts on the other schedules "
-                        "(the first N of the main schedule's, balanced; default 4; 0 = all)")
+    parser.add_argument("--other-prompts", type=int, default=0, help="evaluation prompts on the other schedules "
+                        "(the first N of the main schedule's, balanced; default 0 = all of them)")
     parser.add_argument("--replays", default="main", choices=("main", "all", "none"),
                         help="schedules whose logged whole-step patterns are replayed for the search bound")
     parser.add_argument("--no-tuning", action="store_true", help="leave out the tuning prompts (SemCache's sweep)")
@@ -328,9 +330,11 @@ def main() -> int:
 
     started = time.monotonic()
     frames, height, width = latent_shape(args.checkpoint)
-    prompts = pick_prompts(args.prompts or (2 if args.quick else None), args.with_neutral)
+    # every evaluation prompt, neutral ones included, unless --quick (neutral only when asked for)
+    with_neutral = not args.no_neutral and (args.with_neutral if args.with_neutral is not None else not args.quick)
+    prompts = pick_prompts(args.prompts or (2 if args.quick else None), with_neutral)
     if args.quick and args.prompts is None:
-        prompts = list(QUICK_PROMPTS) + (NEUTRAL_PROMPTS if args.with_neutral else [])
+        prompts = list(QUICK_PROMPTS) + (NEUTRAL_PROMPTS if with_neutral else [])
     plan = suites.Plan(families=tuple(args.families.split(",")) if args.families else suites.FAMILIES,
                        sweep_points=args.sweep, other_points=args.sweep_other or None, extras=not args.no_extras)
     tuning_prompts = [] if args.quick or args.no_tuning else list(TUNING_PROMPTS)

@@ -123,6 +123,10 @@ def test_benchmark_defaults_are_the_nodes_defaults_and_labels_are_unique(pack):
     assert not [m for m in suites.for_schedule((20, "euler")) if m.tag not in ("", "default")]  # extras: main only
     tuning = suites.tuning()
     assert {m.family for m in tuning} == {"uncached", "semcache"} and len({m.label for m in tuning}) == len(tuning)
+    # thinned off the main schedule, except SemCache's sweep: the target-mode rows are compared with all of it
+    thinned = suites.for_schedule((20, "euler"), suites.Plan(other_points=2))
+    assert {m.knob for m in thinned if m.family == "semcache"} == set(suites.SWEEPS["semcache"])
+    assert len([m for m in thinned if m.family == "easycache"]) == 2
 
 
 def test_sweep_thinning_keeps_the_default_and_spreads_the_rest():

@@ -40,7 +40,7 @@ PROMPTS = [
     BenchPrompt(Clip("white", "cat", "racing across", "to the right", "at night", None), 111),  # held out
     BenchPrompt(Clip("red", "ball", "spinning fast", None, "in the desert", None, ("blue", "cube")), 112),  # two objects
 ]
-NEUTRAL_PROMPTS = [  # `run_benchmark.py --with-neutral` adds them (two more samples per configuration)
+NEUTRAL_PROMPTS = [  # part of every full run since benchmark v2 session 9 (`--no-neutral` leaves them out)
     BenchPrompt(Clip("green", "ball", "rolling slowly", "to the right", "on the grassland", None), 104),
     BenchPrompt(Clip("purple", "person", "walking", "to the left", "in the snow", None), 105),
 ]

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, float | None] = {
     # interval of its Wan example workflow
     "semcache-forecast_1": None, "semcache-forecast_2": None, "taylorseer-lite": 5,
 }
+# families whose whole sweep runs on every schedule, whatever `--sweep-other` says: SemCache's
+# fixed-threshold curve is what the target-mode rows (harness/target.py) are compared with there
+FULL_SWEEP_EVERYWHERE = ("semcache",)
 MAGCACHE_KS = (2, 4, 6)  # MagCache's skip cap K, swept at every threshold
 MAGCACHE_DEFAULT_K = 4
 FAMILIES = tuple(SWEEPS)
@@ -129,7 +132,8 @@ def sweeps(plan: Plan = Plan(), main: bool = True) -> list[Method]:
     ks = plan.magcache_ks if main or plan.other_points is None else (MAGCACHE_DEFAULT_K,)
     out = [UNCACHED]
     for family in plan.families:
-        knobs = thin(SWEEPS[family], points, DEFAULTS[family])
+        n = plan.sweep_points if family in FULL_SWEEP_EVERYWHERE else points
+        knobs = thin(SWEEPS[family], n, DEFAULTS[family])
         if family == "magcache":
             out += [method(family, t, k) for t in knobs for k in ks]
         else:
