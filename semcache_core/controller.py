@@ -33,7 +33,14 @@ the proxy's 8 tuning prompts (20 euler, 30 / 50 uni_pc, 30 / 50 euler; targets 1
 points; shape in log(1 - sigma) unless said): max over the run 1.06 dB (max 2.64); log-SNR
 shape with: max over the run 0.81 (3.59), 75th percentile 0.79 (2.62), median of the latest 5
 1.13, mean 1.23, median 1.60, **max over the latest half 0.36 (2.04)**. (Earlier, on 3 schedules:
-geometric mean of the latest 5 3.7 dB, their max 1.5, max over the run 0.7.)
+geometric mean of the latest 5 3.7 dB, their max 1.5, max over the run 0.7.) Tried later on
+the same 20 points and not kept (mean / max dB): counting skips over 8 resampled ratio
+sequences instead of one forecast 0.71 / 2.69, tau smoothed over the run 0.86 / 2.22, 75th
+percentile of the latest half 0.91 / 3.06, the shape flattened before its minimum 0.66 / 5.37,
+shape^alpha with alpha fitted in the run 0.49 / 2.42, a cap at a uniform skip pace 1.03 / 4.93,
+a cap on consecutive skips from the skips still needed 2.01 / 6.22. None fixes target 1.5 on
+30 / 50 euler steps (1.1-2.9 dB here, 1.2 / 1.5 dB on the benchmark's evaluation prompts): the
+skips start 3-4 positions later than the fixed rule's and stop 2-6 earlier.
 
 Why catch up only to the 5 % band: the fixed rule never reuses the last steps, where E_t rises;
 hitting the target exactly made the controller reuse them.
