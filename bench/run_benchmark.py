@@ -282,7 +282,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="output folder (default bench/results, or bench/out/quick)")
     parser.add_argument("--checkpoint", type=Path, default=PROXY_CHECKPOINT)
     parser.add_argument("--prompts", type=int, help="number of benchmark prompts (static/dynamic alternating; "
-                        "default all 8, 2 with --quick)")
+                        "default all 8, 2 with --quick; the 2 neutral ones come on top)")
     parser.add_argument("--with-neutral", action="store_true", default=None,
                         help="add the two neutral-motion prompts (the default of a full run; with --quick: add them)")
     parser.add_argument("--no-neutral", action="store_true", help="leave out the two neutral-motion prompts")
@@ -292,7 +292,7 @@ def main() -> int:
     parser.add_argument("--sweep", type=int, help="sweep points per method on the main schedule (evenly spread, "
                         "default kept; default all)")
     parser.add_argument("--sweep-other", type=int, default=2, help="sweep points per method on the other schedules "
-                        "(MagCache at K = 4 only; default 2; 0 = as on the main one)")
+                        "(MagCache at K = 4 only; SemCache always its whole sweep; default 2; 0 = as on the main one)")
     parser.add_argument("--other-prompts", type=int, default=0, help="evaluation prompts on the other schedules "
                         "(the first N of the main schedule's, balanced; default 0 = all of them)")
     parser.add_argument("--replays", default="main", choices=("main", "all", "none"),
