@@ -63,8 +63,12 @@ def _prompt_key(row: dict) -> tuple:
     return schedule_of(row), row.get("prompt"), str(row.get("seed"))
 
 
-def same_prompt_costs(rows: list[dict[str, Any]]) -> dict[int, float]:
-    """Per target-mode sample (keyed by id): the fixed sweep's PSNR on the *same prompt* at the
+def _sample_key(row: dict) -> tuple:
+    return _prompt_key(row), row.get("tag")
+
+
+def same_prompt_costs(rows: list[dict[str, Any]]) -> dict[tuple, float]:
+    """Per target-mode sample (keyed by schedule, prompt, seed and tag): the fixed sweep's PSNR on the *same prompt* at the
     sample's own achieved speedup minus its PSNR (linear between that prompt's sweep points that
     reused something). Unlike the set-level cost it leaves out what the fixed rule gains by
     running easy prompts faster and hard ones slower at the same mean speed: it isolates where
@@ -74,13 +78,13 @@ def same_prompt_costs(rows: list[dict[str, Any]]) -> dict[int, float]:
         speed = _f(r.get("work_speedup"))
         if r.get("family") == "semcache" and r.get("tag") in ("", "default") and speed and speed > 1.0 + 1e-9:
             curves[_prompt_key(r)].append((speed, min(float(r["psnr"]), 99.0)))
-    out: dict[int, float] = {}
+    out: dict[tuple, float] = {}
     for r in rows:
         if _target_of(r) is None:
             continue
         fixed = interpolate(curves.get(_prompt_key(r), []), float(r["work_speedup"]))
         if fixed is not None:
-            out[id(r)] = fixed - min(float(r["psnr"]), 99.0)
+            out[_sample_key(r)] = fixed - min(float(r["psnr"]), 99.0)
     return out
 
 
@@ -109,7 +113,7 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
         cost = None if fixed is None else fixed - summary.psnr
         if cost is not None:
             costs.append(cost)
-        own = [per_sample[id(r)] for r in picked if id(r) in per_sample]
+        own = [per_sample[_sample_key(r)] for r in picked if _sample_key(r) in per_sample]
         sample_costs += own
         lines.append(
             f"| {schedule[0]} {schedule[1]} | {t:g} | {summary.work_speedup:.2f}x | {min(speeds):.2f}-{max(speeds):.2f} "
