@@ -240,6 +240,21 @@ def sample_cost(m: Method, steps: int) -> float:
     return steps * COST.get(m.family, CACHED_COST) + OVERHEAD_STEPS
 
 
+def exact_speed_runs(model, pack, prompt: BenchPrompt, sampling: SamplingSetup, store: Store,
+                     rows: list[dict]) -> list[dict]:
+    """Fixed-threshold runs on one prompt and schedule, bisected on threshold_scale until the fixed
+    rule skips exactly as much as each target-mode sample there (issue 19; harness/target.py)."""
+    key, new = ((sampling.steps, sampling.sampler), prompt.text, str(prompt.seed)), []
+    while (scale := target_report.next_exact_scale(rows + new, key)) is not None:
+        known = rows + new
+        added = run_prompt(model, pack, prompt, [target_report.exact_speed_method(scale)], sampling, 1, set(),
+                           {row_key(r) for r in known}, store, set(), "evaluation", known)
+        if not added:  # already there: next_exact_scale would propose it again
+            break
+        new += added
+    return new
+
+
 def plan_lines(schedules: list[tuple[int, str]], methods_of, prompts_of, repeats: int, timed: set,
                seconds: float, calibration_steps: int, tuning: list[Method], tuning_prompts: int,
                replays: set, fidelity_steps: int) -> list[str]:
@@ -372,7 +387,8 @@ def main() -> int:
               f"{len(timed)} configurations on the main schedule", flush=True)
         print(f"[bench] other schedules: {len(other_prompts)} prompts; tuning: {len(tuning_prompts)} prompts; replays on "
               f"{', '.join(f'{n} {s}' for n, s in sorted(replay_schedules)) or 'none'}", flush=True)
-        lines = plan_lines(schedules, methods_of, lambda s: prompts if s == main_schedule else other_prompts, repeats,
+        exact = [] if args.no_target else [target_report.exact_speed_method(0.2)] * len(target_report.TARGETS)
+        lines = plan_lines(schedules, lambda s: methods_of(s) + exact, lambda s: prompts if s == main_schedule else other_prompts, repeats,
                            timed, seconds, cal_steps, tuning_methods, len(tuning_prompts), replay_schedules,
                            fidelity_steps)
         print("\n".join(lines))
@@ -405,6 +421,8 @@ def main() -> int:
         rows += run_prompt(model, pack, prompt, methods, sampling, repeats if is_main else 1,
                            timed if is_main else set(), done, store, {m.label for m in shown} if is_main else set(),
                            split, rows, split == "evaluation" and (steps, sampler) in replay_schedules)
+        if split == "evaluation" and not args.quick and not args.no_target:
+            rows += exact_speed_runs(model, pack, prompt, sampling, store, rows)
         done = {row_key(r) for r in rows}
         write_csv(out / "samples.csv", rows)  # finished rows survive an interruption
         bar.update(1)

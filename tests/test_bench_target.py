@@ -75,3 +75,45 @@ def test_same_prompt_cost_compares_each_sample_with_its_own_prompts_sweep():
     assert sorted(costs.values()) == pytest.approx([-1.0, 1.0])
     _, totals = target.achieved_table(rows)
     assert totals["same_prompt_cost_db"] == pytest.approx(0.0) and totals["same_prompt_samples"] == 2
+
+
+def _on(prompt, row):
+    return {**row, "prompt": prompt, "seed": 1}
+
+
+def test_next_exact_scale_bisects_between_the_sweep_points_that_bracket_each_target_speed():
+    key = ((30, "uni_pc"), "a", "1")
+    rows = [_on("a", _row("semcache 0.1", "", 0.1, 1.4, 45.0)), _on("a", _row("semcache 0.4", "", 0.4, 2.6, 33.0)),
+            _on("a", _row("semcache [target 2]", "target 2", None, 2.0, 38.0))]
+    assert target.next_exact_scale(rows, key) == pytest.approx(0.2)  # geometric mean of 0.1 and 0.4, 3 digits
+    rows.append(_on("a", _row("semcache 0.2 [exact speed]", "exact speed", 0.2, 1.8, 40.0)))
+    assert target.next_exact_scale(rows, key) == pytest.approx(0.283)  # now between 0.2 (1.8x) and 0.4 (2.6x)
+    rows.append(_on("a", _row("semcache 0.283 [exact speed]", "exact speed", 0.283, 2.0, 37.0)))
+    assert target.next_exact_scale(rows, key) is None, "matched exactly: nothing more to run"
+    # a speed outside the sweep, a narrow bracket, another prompt's rows: nothing to run
+    assert target.next_exact_scale([*rows[:2], _on("a", _row("t", "target 3", None, 3.0, 30.0))], key) is None
+    narrow = [_on("a", _row("s", "", 0.1, 1.4, 45.0)), _on("a", _row("s", "", 0.102, 1.6, 44.0)),
+              _on("a", _row("t", "target 1.5", None, 1.5, 44.0))]
+    assert target.next_exact_scale(narrow, key) is None
+    assert target.next_exact_scale(rows[:3], ((30, "uni_pc"), "b", "1")) is None
+    capped = rows[:3] + [_on("a", _row(f"e{i}", "exact speed", 5.0 + i, 9.0, 1.0)) for i in range(target.EXACT_MAX_RUNS)]
+    assert target.next_exact_scale(capped, key) is None, "at most EXACT_MAX_RUNS runs per prompt and schedule"
+
+
+def test_exact_speed_cost_uses_fixed_runs_at_the_same_speed_else_the_nearest_on_each_side():
+    rows = [
+        _on("a", _row("semcache 0.1", "", 0.1, 1.4, 45.0)), _on("a", _row("semcache 0.4", "", 0.4, 2.6, 33.0)),
+        _on("a", _row("semcache 0.2 [exact speed]", "exact speed", 0.2, 2.0, 37.0)),
+        _on("a", _row("semcache 0.21 [exact speed]", "exact speed", 0.21, 2.0, 39.0)),  # same speed: mean 38
+        _on("a", _row("semcache [target 2]", "target 2", None, 2.0, 37.5)),  # 38 - 37.5 = +0.5
+        _on("a", _row("semcache [target 2.5]", "target 2.5", None, 2.3, 36.0)),  # between 2.0 (38) and 2.6 (33): 35.5
+        _on("b", _row("semcache [target 2]", "target 2", None, 2.0, 30.0)),  # no fixed runs on b: left out
+        _on("a", _row("semcache 0.3 [self_calibrated]", "self_calibrated", 0.3, 2.3, 50.0)),  # not the fixed rule
+    ]  # fmt: skip
+    costs = target.exact_speed_costs(rows)
+    assert sorted(costs.values()) == pytest.approx([-0.5, 0.5])
+    _, totals = target.achieved_table(rows)
+    assert totals["exact_cost_db"] == pytest.approx(0.0) and totals["exact_samples"] == 2
+    assert totals["exact_points_within_half_db"] == 2
+    # the exact-speed runs stay off the sweep curves the other tables interpolate on
+    assert all(s.tag in ("", "default") for s in target.fixed_curve(target.schedule_summaries(rows)[(30, "uni_pc")]))

@@ -24,6 +24,11 @@ from .methods import Method, semcache
 TARGETS = (1.5, 2.0, 2.5, 3.0)
 SELF_CALIBRATED_SCALES = (0.1, 0.2, 0.35, 0.6)  # points of SemCache's fixed sweep (suites.SWEEPS)
 TOLERANCE = 0.10  # the acceptance band: achieved within +-10 % of the target
+# exact-speed comparison: extra fixed-threshold runs per prompt and schedule, found by bisection on
+# threshold_scale, until the fixed rule itself skips as many steps as each target sample did
+EXACT_TAG = "exact speed"
+EXACT_MAX_RUNS = 12  # per prompt and schedule
+EXACT_BRACKET = 1.03  # stop bisecting once the bracketing scales are this close
 
 
 def target_tag(target: float) -> str:
@@ -88,13 +93,87 @@ def same_prompt_costs(rows: list[dict[str, Any]]) -> dict[tuple, float]:
     return out
 
 
+def _fixed_rows(rows: list[dict[str, Any]], key: tuple) -> list[dict[str, Any]]:
+    """SemCache's fixed-threshold runs (sweep points and exact-speed runs) of one prompt and schedule."""
+    return [r for r in rows if r.get("family") == "semcache" and r.get("tag") in ("", "default", EXACT_TAG)
+            and _f(r.get("knob")) is not None and _f(r.get("work_speedup")) is not None and _prompt_key(r) == key]
+
+
+def _same_speed(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
+
+
+def next_exact_scale(rows: list[dict[str, Any]], key: tuple) -> float | None:
+    """The next threshold_scale to run on one prompt and schedule (`key`: schedule, prompt, seed) so
+    that the fixed rule reaches some target sample's achieved speedup exactly; None when every
+    target sample there is matched, cannot be bracketed, or its bracket is already narrow.
+
+    Why: the fixed sweep's PSNR at a speedup between two of its points is an interpolation across a
+    convex bend (each first skip costs most), and its mean over prompts at a mean speedup also
+    credits the spread of speeds one threshold gives; a fixed-rule run at the same speed on the same
+    prompt measures "PSNR at equal achieved speedup" without either."""
+    fixed = _fixed_rows(rows, key)
+    if sum(r.get("tag") == EXACT_TAG for r in fixed) >= EXACT_MAX_RUNS:
+        return None
+    knobs = {float(r["knob"]) for r in fixed}
+    speeds = sorted({float(r["work_speedup"]) for r in rows if _target_of(r) is not None and _prompt_key(r) == key})
+    for speed in speeds:
+        if any(_same_speed(float(r["work_speedup"]), speed) for r in fixed):
+            continue
+        below = [float(r["knob"]) for r in fixed if float(r["work_speedup"]) < speed]
+        above = [float(r["knob"]) for r in fixed if float(r["work_speedup"]) > speed]
+        if not below or not above:
+            continue
+        lo, hi = max(below), min(above)
+        if hi <= lo * EXACT_BRACKET:  # narrow already, or the speed is not monotone in the scale here
+            continue
+        scale = float(f"{(lo * hi) ** 0.5:.3g}")
+        if lo < scale < hi and scale not in knobs:
+            return scale
+    return None
+
+
+def exact_speed_costs(rows: list[dict[str, Any]]) -> dict[tuple, float]:
+    """Per target-mode sample (keyed like `same_prompt_costs`): the fixed rule's PSNR on the same
+    prompt at the same achieved speedup minus the sample's. The fixed runs (sweep and exact-speed
+    ones) that reached exactly that speedup give it (their mean); otherwise the nearest run on each
+    side, linearly (after the exact-speed bisection these are close)."""
+    out: dict[tuple, float] = {}
+    cache: dict[tuple, list[tuple[float, float]]] = {}
+    for r in rows:
+        if _target_of(r) is None:
+            continue
+        key = _prompt_key(r)
+        if key not in cache:
+            cache[key] = [(float(x["work_speedup"]), min(float(x["psnr"]), 99.0)) for x in _fixed_rows(rows, key)]
+        points, speed = cache[key], float(r["work_speedup"])
+        same = [p for s, p in points if _same_speed(s, speed)]
+        if same:
+            fixed = mean(same)
+        else:
+            below = [s for s, _ in points if s < speed]
+            above = [s for s, _ in points if s > speed]
+            sides = [(x, mean(p for s, p in points if s == x)) for x in (max(below, default=None), min(above, default=None))
+                     if x is not None]
+            fixed = interpolate(sides, speed) if len(sides) == 2 else None
+        if fixed is not None:
+            out[_sample_key(r)] = fixed - min(float(r["psnr"]), 99.0)
+    return out
+
+
+def exact_speed_method(scale: float) -> Method:
+    """A fixed-threshold run of the exact-speed comparison (tagged: off the sweep curves)."""
+    return semcache(EXACT_TAG, threshold_scale=scale)
+
+
 def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
     """Markdown lines: achieved vs target per schedule, and the totals the closing note quotes."""
     per_schedule = schedule_summaries(rows)
     per_sample = same_prompt_costs(rows)
+    per_exact = exact_speed_costs(rows)
     lines = [
-        "| schedule | target | achieved (all prompts) | per prompt min-max | within +-10 % | PSNR | fixed sweep PSNR at that speedup | cost (dB) | same-prompt cost (dB, samples) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| schedule | target | achieved (all prompts) | per prompt min-max | within +-10 % | PSNR | fixed sweep PSNR at that speedup | cost (dB) | same-prompt cost (dB, samples) | exact-speed cost (dB, samples) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -104,6 +183,8 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
     hits = total = 0
     costs: list[float] = []
     sample_costs: list[float] = []
+    exact_points: list[float] = []
+    exact_samples = 0
     for (schedule, t), picked in sorted(groups.items()):
         summary = by_config(picked)[0]
         speeds = [_f(r["work_speedup"]) for r in picked]
@@ -115,16 +196,25 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
             costs.append(cost)
         own = [per_sample[_sample_key(r)] for r in picked if _sample_key(r) in per_sample]
         sample_costs += own
+        exact = [per_exact[_sample_key(r)] for r in picked if _sample_key(r) in per_exact]
+        if exact:
+            exact_points.append(mean(exact))
+            exact_samples += len(exact)
         lines.append(
             f"| {schedule[0]} {schedule[1]} | {t:g} | {summary.work_speedup:.2f}x | {min(speeds):.2f}-{max(speeds):.2f} "
             f"| {inside}/{len(speeds)} | {summary.psnr:.2f} | {'-' if fixed is None else f'{fixed:.2f}'} "
-            f"| {'-' if cost is None else f'{cost:+.2f}'} | {f'{mean(own):+.2f} ({len(own)})' if own else '-'} |"
+            f"| {'-' if cost is None else f'{cost:+.2f}'} | {f'{mean(own):+.2f} ({len(own)})' if own else '-'} "
+            f"| {f'{mean(exact):+.2f} ({len(exact)})' if exact else '-'} |"
         )
     totals = {"within": hits, "samples": total, "mean_cost_db": mean(costs) if costs else None,
               "max_cost_db": max(costs) if costs else None, "points": len(costs),
               "points_within_half_db": sum(c <= 0.5 for c in costs),
               "same_prompt_cost_db": mean(sample_costs) if sample_costs else None,
-              "same_prompt_samples": len(sample_costs)}
+              "same_prompt_samples": len(sample_costs),
+              "exact_cost_db": mean(exact_points) if exact_points else None,
+              "exact_max_cost_db": max(exact_points) if exact_points else None,
+              "exact_points": len(exact_points), "exact_samples": exact_samples,
+              "exact_points_within_half_db": sum(c <= 0.5 for c in exact_points)}
     return lines, totals
 
 
@@ -196,7 +286,11 @@ def markdown_section(rows: list[dict[str, Any]]) -> str:
         "Pareto frontier. *same-prompt cost* = each sample against the fixed sweep on its own prompt at its own "
         "achieved speedup, then the mean: it leaves out what a fixed threshold gains by running easy prompts "
         "faster and hard ones slower at the same mean speedup (a target holds every prompt at one speed), so it "
-        "measures where the controller put the skips.",
+        "measures where the controller put the skips, but still interpolates between that prompt's sweep points. "
+        "*exact-speed cost* = each sample against fixed-threshold runs on its own prompt that skipped exactly as "
+        "much (extra runs tagged `exact speed`, found by bisection on threshold_scale; where none lands exactly, "
+        "the nearest run on each side), then the mean: PSNR at equal achieved speedup with no interpolation across "
+        "the curve's convex bend and no credit for the spread of speeds one threshold gives.",
         "",
         *table,
         "",
@@ -205,7 +299,12 @@ def markdown_section(rows: list[dict[str, Any]]) -> str:
            f"{totals['points_within_half_db']} of {totals['points']} points within 0.5 dB")
         + "; same-prompt cost mean "
         + ("-" if totals["same_prompt_cost_db"] is None else
-           f"{totals['same_prompt_cost_db']:+.2f} dB over {totals['same_prompt_samples']} samples") + ".",
+           f"{totals['same_prompt_cost_db']:+.2f} dB over {totals['same_prompt_samples']} samples")
+        + "; exact-speed cost mean "
+        + ("-" if totals["exact_cost_db"] is None else
+           f"{totals['exact_cost_db']:+.2f} dB, max {totals['exact_max_cost_db']:+.2f} dB, "
+           f"{totals['exact_points_within_half_db']} of {totals['exact_points']} points within 0.5 dB "
+           f"({totals['exact_samples']} samples)") + ".",
         "",
         "Error check: measured / estimated error on computed steps right after reuse (below 1: E_t overestimates).",
         "",
