@@ -42,6 +42,14 @@ a cap on consecutive skips from the skips still needed 2.01 / 6.22. None fixes t
 30 / 50 euler steps (1.1-2.9 dB here, 1.2 / 1.5 dB on the benchmark's evaluation prompts): the
 skips start 3-4 positions later than the fixed rule's and stop 2-6 earlier.
 
+Why skip at every free evaluation when the target is at the limit (within 5 % of the most the
+limits allow, or above it): then every skip the limits leave is needed, so the estimate has nothing
+left to choose, and the fixed rule at a high threshold does the same (skip as soon and as long as
+allowed, compute the last steps). Planning to the band's edge instead spent the 5 % on an early
+compute and then had to skip up to the second-to-last step: on 30 uni_pc steps, target 3 (the
+limit there) cost 1.78 dB against the fixed sweep on the tuning prompts; skipping at every free
+evaluation costs -0.79 (better). Other targets are unaffected (benchmark v2 session 10).
+
 Why catch up only to the 5 % band: the fixed rule never reuses the last steps, where E_t rises;
 hitting the target exactly made the controller reuse them.
 
@@ -111,6 +119,11 @@ class TargetPlan:
         return self.steps / computed if computed > 0 else float("inf")
 
     @property
+    def at_limit(self) -> bool:
+        """The target asks for (about) the most the limits allow: there is no placement left to choose."""
+        return self.target >= self.reachable * (1 - CATCH_UP_SLACK)
+
+    @property
     def unreachable(self) -> bool:
         return self.target > self.reachable * (1 + 1e-9)
 
@@ -167,6 +180,8 @@ class Budget:
             skip, tau, reason = False, 0.0, "target_reached"
         elif floor > 1e-9 + max_skips(plan.free[position + 1:], plan.max_run, 0) * per_position:
             skip, tau, reason = True, math.inf, "target_catch_up"  # computing this one would leave the band
+        elif plan.at_limit and need >= most - 0.5:
+            skip, tau, reason = True, math.inf, "target_at_limit"  # every skip the limits allow is needed
         else:
             wanted = need if need < most - 0.5 else floor  # behind: the edge of the band, not every skip left
             tau = self.threshold_for(position, consecutive_skips, increment, max(round(wanted / per_position), 1))

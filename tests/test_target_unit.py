@@ -62,7 +62,8 @@ def simulate(target: float, lim: ScheduleLimits, steps: int, errors, work=lambda
         if forced is None:
             candidate = acc + errors(i)
             skip, tau, reason = budget.decide(i, run, candidate)
-            assert reason in ("error_below_threshold", "error_above_threshold", "target_reached", "target_catch_up")
+            assert reason in ("error_below_threshold", "error_above_threshold", "target_reached", "target_catch_up",
+                              "target_at_limit")
             acc = candidate if skip else 0.0
         else:
             acc = 0.0
@@ -193,6 +194,27 @@ def test_unreachable_target_reaches_the_most_the_limits_allow():
     assert steps / (steps - sum(skipped)) == pytest.approx(plan.reachable)
     line = target_line(5.0, plan.reachable, plan.reachable, tmm=False)
     assert "not reachable" in line and f"at most {plan.reachable:.2f}x" in line
+
+
+@pytest.mark.parametrize("steps", [20, 30, 50])
+def test_a_target_at_the_limit_skips_at_every_free_step_like_a_high_fixed_threshold(steps):
+    """Target = the most the limits allow: no placement is left to choose, so the controller must
+    skip wherever the limits let it, as the fixed rule does at a high threshold (skip as soon and as
+    long as allowed), whatever the estimate says. Planning to the 5 % band's edge instead spent an
+    early compute (CC..C....C...) and then skipped up to the step before the last."""
+    schedule = flow_schedule(steps)
+    lim = ScheduleLimits(schedule[2] + 1e-9, -1.0, schedule[-1], 4, 2)  # start at step 2, warm-up 2
+    plan = TargetPlan.from_schedule(1.0, schedule, lim)
+    rng = random.Random(steps)
+    increments = [0.37 * w * rng.uniform(0.5, 1.5) for w in increment_shape(schedule)]
+    skipped = simulate(plan.reachable, lim, steps, lambda i: increments[i], schedule=schedule)
+    greedy, run = [], 0
+    for i, sigma in enumerate(schedule):
+        skip = lim.forced_reason(sigma, i, run) is None
+        greedy.append(skip)
+        run = run + 1 if skip else 0
+    assert skipped == greedy, "".join(".C"[not x] for x in skipped) + " vs " + "".join(".C"[not x] for x in greedy)
+    assert steps / (steps - sum(skipped)) == pytest.approx(plan.reachable)
 
 
 def test_partial_computes_count_as_less_work():
