@@ -90,8 +90,12 @@ def test_next_exact_scale_bisects_between_the_sweep_points_that_bracket_each_tar
     assert target.next_exact_scale(rows, key) == pytest.approx(0.283)  # now between 0.2 (1.8x) and 0.4 (2.6x)
     rows.append(_on("a", _row("semcache 0.283 [exact speed]", "exact speed", 0.283, 2.0, 37.0)))
     assert target.next_exact_scale(rows, key) is None, "matched exactly: nothing more to run"
-    # a speed outside the sweep, a narrow bracket, another prompt's rows: nothing to run
-    assert target.next_exact_scale([*rows[:2], _on("a", _row("t", "target 3", None, 3.0, 30.0))], key) is None
+    # a speed outside the sweep widens it (x2 / x0.5, within EXACT_SCALE_RANGE)
+    assert target.next_exact_scale([*rows[:2], _on("a", _row("t", "target 3", None, 3.0, 30.0))], key) == 0.8
+    assert target.next_exact_scale([*rows[:2], _on("a", _row("t", "target 1.2", None, 1.2, 50.0))], key) == 0.05
+    top = [_on("a", _row("s", "", 16.0, 2.6, 33.0)), _on("a", _row("t", "target 3", None, 3.0, 30.0))]
+    assert target.next_exact_scale(top, key) is None
+    # a narrow bracket, another prompt's rows: nothing to run
     narrow = [_on("a", _row("s", "", 0.1, 1.4, 45.0)), _on("a", _row("s", "", 0.102, 1.6, 44.0)),
               _on("a", _row("t", "target 1.5", None, 1.5, 44.0))]
     assert target.next_exact_scale(narrow, key) is None
@@ -117,3 +121,22 @@ def test_exact_speed_cost_uses_fixed_runs_at_the_same_speed_else_the_nearest_on_
     assert totals["exact_points_within_half_db"] == 2
     # the exact-speed runs stay off the sweep curves the other tables interpolate on
     assert all(s.tag in ("", "default") for s in target.fixed_curve(target.schedule_summaries(rows)[(30, "uni_pc")]))
+
+
+def test_exact_speed_rows_are_no_configuration_of_their_own_in_the_report_or_plot(tmp_path, monkeypatch):
+    """Each exact-speed threshold runs on the prompts that needed it, so its mean covers other
+    prompts than the sweep's: it must not show up as a row of the extras table or a plot point."""
+    from harness import plots
+    from harness.report import markdown
+
+    rows = [_on("a", _row("semcache 0.1", "", 0.1, 1.4, 45.0)), _on("a", _row("semcache 0.2", "default", 0.2, 2.0, 37.0)),
+            _on("a", _row("semcache 0.15 [exact speed]", "exact speed", 0.15, 1.7, 40.0)),
+            _on("a", _row("semcache [target 2]", "target 2", None, 2.0, 37.5))]
+    for r in rows:
+        r.update(split="evaluation", motion_class="static", held_out=0, ref_motion_energy=0.01)
+    text = markdown(rows, ["# t"])
+    assert "[target 2]" in text and "[exact speed]" not in text.split("## Target mode")[0]
+    drawn = []
+    monkeypatch.setattr(plots, "_shown", lambda v, metric: drawn.append(v) or v)
+    plots.pareto(target.schedule_summaries(rows), tmp_path / "p.png", main=(30, "uni_pc"))
+    assert 40.0 not in drawn and 37.5 in drawn

@@ -89,6 +89,13 @@ def by_class(rows: list[dict[str, Any]], label: str) -> dict[str, Summary]:
     return out
 
 
+# rows that exist only for a comparison (issue 19's exact-speed runs: each threshold on the prompts
+# that needed it), so their per-configuration means cover different prompts: never a point or a row
+# of their own in the tables and plots
+EXACT_SPEED_TAG = "exact speed"
+COMPARISON_ONLY_TAGS = (EXACT_SPEED_TAG,)
+
+
 def sweep(summaries: list[Summary], family: str) -> list[Summary]:
     """A family's untagged (or default) sweep points, by knob: the curve to interpolate on."""
     points = [s for s in summaries if s.family == family and s.tag in ("", "default")]

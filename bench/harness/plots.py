@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .aggregate import Summary, sweep
+from .aggregate import COMPARISON_ONLY_TAGS, Summary, sweep
 
 COLORS = {"semcache": "tab:red", "easycache": "tab:blue", "lazycache": "tab:green", "teacache": "tab:cyan",
           "teacache-ret": "tab:pink", "magcache": "tab:olive", "fbcache": "tab:brown", "greedy-oracle": "dimgray",
@@ -44,7 +44,7 @@ def _panel(ax, summaries: list[Summary], metric: str, speed_key: str, front: lis
             ax.plot([getattr(s, speed_key) for s in best], [_shown(getattr(s, metric), metric) for s in best],
                     style, color=color, lw=1.4, label=LEGEND.get(family, family))
         for s in summaries:
-            if s.family != family:
+            if s.family != family or s.tag in COMPARISON_ONLY_TAGS:
                 continue
             x, y = getattr(s, speed_key), _shown(getattr(s, metric), metric)
             if s.tag == "default":

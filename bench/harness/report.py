@@ -10,6 +10,7 @@ from typing import Any
 from . import bound
 from .aggregate import (
     CLASSES,
+    COMPARISON_ONLY_TAGS,
     Summary,
     by_class,
     by_config,
@@ -434,7 +435,7 @@ def markdown(rows: list[dict[str, Any]], header: list[str], main: tuple[int, str
     main_rows = [r for r in rows if schedule_of(r) == main]
     summaries = per_schedule.get(main) or by_config(main_rows)
     defaults = [s for s in summaries if s.tag == "default" and s.family not in HIDDEN]
-    extras = [s for s in summaries if s.tag not in ("", "default") and s.family not in HIDDEN]
+    extras = [s for s in summaries if s.tag not in ("", "default", *COMPARISON_ONLY_TAGS) and s.family not in HIDDEN]
     parts = list(header)
     parts += ["", "## Each method at its node default", "",
               f"{main[0]} steps {main[1]}, evaluation prompts; each peer at its authors' recommended Wan 2.1 T2V 1.3B "

@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import mean, median, pstdev
 from typing import Any
 
-from .aggregate import by_config, interpolate, psnr_at_speedup, schedule_of, schedule_summaries, sweep
+from .aggregate import EXACT_SPEED_TAG, by_config, interpolate, psnr_at_speedup, schedule_of, schedule_summaries, sweep
 from .error_fields import error_check_fields  # noqa: F401  (re-exported: runner rows use it)
 from .methods import Method, semcache
 
@@ -26,9 +26,10 @@ SELF_CALIBRATED_SCALES = (0.1, 0.2, 0.35, 0.6)  # points of SemCache's fixed swe
 TOLERANCE = 0.10  # the acceptance band: achieved within +-10 % of the target
 # exact-speed comparison: extra fixed-threshold runs per prompt and schedule, found by bisection on
 # threshold_scale, until the fixed rule itself skips as many steps as each target sample did
-EXACT_TAG = "exact speed"
+EXACT_TAG = EXACT_SPEED_TAG
 EXACT_MAX_RUNS = 12  # per prompt and schedule
 EXACT_BRACKET = 1.03  # stop bisecting once the bracketing scales are this close
+EXACT_SCALE_RANGE = (0.005, 16.0)  # how far past the sweep's ends a target's speed is looked for
 
 
 def target_tag(target: float) -> str:
@@ -122,7 +123,12 @@ def next_exact_scale(rows: list[dict[str, Any]], key: tuple) -> float | None:
             continue
         below = [float(r["knob"]) for r in fixed if float(r["work_speedup"]) < speed]
         above = [float(r["knob"]) for r in fixed if float(r["work_speedup"]) > speed]
-        if not below or not above:
+        if not fixed:
+            continue
+        if not below or not above:  # outside the sweep: widen it, within EXACT_SCALE_RANGE
+            scale = min(knobs) / 2 if not below else max(knobs) * 2
+            if EXACT_SCALE_RANGE[0] <= scale <= EXACT_SCALE_RANGE[1]:
+                return float(f"{scale:.3g}")
             continue
         lo, hi = max(below), min(above)
         if hi <= lo * EXACT_BRACKET:  # narrow already, or the speed is not monotone in the scale here
