@@ -41,6 +41,15 @@ shape^alpha with alpha fitted in the run 0.49 / 2.42, a cap at a uniform skip pa
 a cap on consecutive skips from the skips still needed 2.01 / 6.22. None fixes target 1.5 on
 30 / 50 euler steps (1.1-2.9 dB here, 1.2 / 1.5 dB on the benchmark's evaluation prompts): the
 skips start 3-4 positions later than the fixed rule's and stop 2-6 earlier.
+Measured against fixed-threshold runs that skip exactly as often on the same prompt (benchmark v2
+session 10; on the tuning prompts for 30 euler and 50 uni_pc, 8 points), the set-level numbers
+above partly credit the fixed sweep with the spread of its speeds across prompts: at 30 euler
+target 1.5 the fixed rule itself, run at each prompt's exact speed, falls 1.2 dB below its sweep's
+mean curve. At exact speed: max over the latest half +0.17 dB mean (2 of 8 points above 0.5),
+shape^alpha +0.28, resampled ratios +0.35, 75th percentile of the latest half +0.63, the shape
+flattened +0.98, a full replay of the run so far with the forecast for the rest +2.4 at 30 euler
+target 1.5 alone. On the evaluation prompts, 30 / 50 euler at target 1.5 cost +0.50 / +0.01 dB
+at exact speed.
 
 Why skip at every free evaluation when the target is at the limit (within 5 % of the most the
 limits allow, or above it): then every skip the limits leave is needed, so the estimate has nothing
