@@ -47,8 +47,11 @@ above partly credit the fixed sweep with the spread of its speeds across prompts
 target 1.5 the fixed rule itself, run at each prompt's exact speed, falls 1.2 dB below its sweep's
 mean curve. At exact speed: max over the latest half +0.17 dB mean (2 of 8 points above 0.5),
 shape^alpha +0.28, resampled ratios +0.35, 75th percentile of the latest half +0.63, the shape
-flattened +0.98, a full replay of the run so far with the forecast for the rest +2.4 at 30 euler
-target 1.5 alone. On the evaluation prompts, 30 / 50 euler at target 1.5 cost +0.50 / +0.01 dB
+flattened +0.98. Also tried in session 10, on the set-level measure at 30 euler target 1.5
+(shipped +2.04): tau from a replay of the fixed rule over the whole run (measured increments so
+far, the forecast for the rest) +3.21, the higher of that and the shipped tau +2.41, the forecast
+floored at the median recent increment +2.68, at most one skip in a row while that suffices
++3.47. On the evaluation prompts, 30 / 50 euler at target 1.5 cost +0.50 / +0.01 dB
 at exact speed.
 
 Why skip at every free evaluation when the target is at the limit (within 5 % of the most the
