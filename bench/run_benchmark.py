@@ -478,7 +478,10 @@ def main() -> int:
 
         fidelity.main(["--out", str(out), "--checkpoint", str(args.checkpoint)])
     main_sampling = dataclasses.replace(base, steps=main_schedule[0], sampler=main_schedule[1])
-    clips = {m.label: [store.load_video(m.label, p, main_sampling) for p in prompts] for m in shown}
+    # every family's default, not only this invocation's --families: a partial resume keeps the figure whole
+    full = suites.for_schedule(main_schedule, dataclasses.replace(plan, families=suites.FAMILIES), main_schedule)
+    every_default = shown + [m for m in full if m.tag == "default" and m.label not in {s.label for s in shown}]
+    clips = {m.label: [store.load_video(m.label, p, main_sampling) for p in prompts] for m in every_default}
     clips = {k: v for k, v in clips.items() if all(c is not None for c in v)}
     labels = [f"{p.text} [{p.motion_class}{', held out' if p.held_out else ''}]" for p in prompts]
     if UNCACHED.label in clips:
