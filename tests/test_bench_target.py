@@ -118,7 +118,16 @@ def test_exact_speed_cost_uses_fixed_runs_at_the_same_speed_else_the_nearest_on_
     assert sorted(costs.values()) == pytest.approx([-0.5, 0.5])
     _, totals = target.achieved_table(rows)
     assert totals["exact_cost_db"] == pytest.approx(0.0) and totals["exact_samples"] == 2
-    assert totals["exact_points_within_half_db"] == 2
+    assert totals["exact_points_within_half_db"] == 2 and totals["exact_points_clearly_above_half_db"] == 0
+    assert target.standard_error([1.0, 3.0]) == pytest.approx(1.0) and target.standard_error([2.0]) == 0.0
+    far = rows + [_on(p, _row("s", "", 0.1, 1.4, 45.0)) for p in "cd"] + [_on(p, _row("s", "", 0.4, 2.6, 33.0)) for p in "cd"]
+    far += [_on("c", _row("t", "target 2.5", None, 2.0, 37.0)), _on("d", _row("t", "target 2.5", None, 2.0, 37.2))]
+    _, totals = target.achieved_table(far)  # 2.5: costs -0.5, 2.0, 1.8 on a, c, d: mean 1.1, SE 0.8
+    assert totals["exact_points_clearly_above_half_db"] == 0
+    far += [_on("e", _row("s", "", 0.1, 1.4, 45.0)), _on("e", _row("s", "", 0.4, 2.6, 33.0)),
+            _on("e", _row("t", "target 2.5", None, 2.0, 37.1))]
+    _, totals = target.achieved_table([r for r in far if not (r["prompt"] == "a" and r["tag"] == "target 2.5")])
+    assert totals["exact_points_clearly_above_half_db"] == 1  # 2.0, 1.8, 1.9: SE 0.06
     # the exact-speed runs stay off the sweep curves the other tables interpolate on
     assert all(s.tag in ("", "default") for s in target.fixed_curve(target.schedule_summaries(rows)[(30, "uni_pc")]))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from statistics import mean, median, pstdev
+from statistics import mean, median, pstdev, stdev
 from typing import Any
 
 from .aggregate import EXACT_SPEED_TAG, by_config, interpolate, psnr_at_speedup, schedule_of, schedule_summaries, sweep
@@ -92,6 +92,11 @@ def same_prompt_costs(rows: list[dict[str, Any]]) -> dict[tuple, float]:
         if fixed is not None:
             out[_sample_key(r)] = fixed - min(float(r["psnr"]), 99.0)
     return out
+
+
+def standard_error(values: list[float]) -> float:
+    """Standard error of a point's mean over its samples (0 for a single one)."""
+    return stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
 
 
 def _fixed_rows(rows: list[dict[str, Any]], key: tuple) -> list[dict[str, Any]]:
@@ -178,7 +183,7 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
     per_sample = same_prompt_costs(rows)
     per_exact = exact_speed_costs(rows)
     lines = [
-        "| schedule | target | achieved (all prompts) | per prompt min-max | within +-10 % | PSNR | fixed sweep PSNR at that speedup | cost (dB) | same-prompt cost (dB, samples) | exact-speed cost (dB, samples) |",
+        "| schedule | target | achieved (all prompts) | per prompt min-max | within +-10 % | PSNR | fixed sweep PSNR at that speedup | cost (dB) | same-prompt cost (dB, samples) | exact-speed cost (dB, +- standard error, samples) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = defaultdict(list)
@@ -190,7 +195,7 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
     costs: list[float] = []
     sample_costs: list[float] = []
     exact_points: list[float] = []
-    exact_samples = 0
+    exact_samples = exact_clear = 0
     for (schedule, t), picked in sorted(groups.items()):
         summary = by_config(picked)[0]
         speeds = [_f(r["work_speedup"]) for r in picked]
@@ -205,12 +210,14 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
         exact = [per_exact[_sample_key(r)] for r in picked if _sample_key(r) in per_exact]
         if exact:
             exact_points.append(mean(exact))
+            if len(exact) > 1 and mean(exact) - 2 * standard_error(exact) > 0.5:
+                exact_clear += 1
             exact_samples += len(exact)
         lines.append(
             f"| {schedule[0]} {schedule[1]} | {t:g} | {summary.work_speedup:.2f}x | {min(speeds):.2f}-{max(speeds):.2f} "
             f"| {inside}/{len(speeds)} | {summary.psnr:.2f} | {'-' if fixed is None else f'{fixed:.2f}'} "
             f"| {'-' if cost is None else f'{cost:+.2f}'} | {f'{mean(own):+.2f} ({len(own)})' if own else '-'} "
-            f"| {f'{mean(exact):+.2f} ({len(exact)})' if exact else '-'} |"
+            f"| {f'{mean(exact):+.2f} +- {standard_error(exact):.2f} ({len(exact)})' if exact else '-'} |"
         )
     totals = {"within": hits, "samples": total, "mean_cost_db": mean(costs) if costs else None,
               "max_cost_db": max(costs) if costs else None, "points": len(costs),
@@ -220,7 +227,8 @@ def achieved_table(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any
               "exact_cost_db": mean(exact_points) if exact_points else None,
               "exact_max_cost_db": max(exact_points) if exact_points else None,
               "exact_points": len(exact_points), "exact_samples": exact_samples,
-              "exact_points_within_half_db": sum(c <= 0.5 for c in exact_points)}
+              "exact_points_within_half_db": sum(c <= 0.5 for c in exact_points),
+              "exact_points_clearly_above_half_db": exact_clear}
     return lines, totals
 
 
@@ -309,7 +317,8 @@ def markdown_section(rows: list[dict[str, Any]]) -> str:
         + "; exact-speed cost mean "
         + ("-" if totals["exact_cost_db"] is None else
            f"{totals['exact_cost_db']:+.2f} dB, max {totals['exact_max_cost_db']:+.2f} dB, "
-           f"{totals['exact_points_within_half_db']} of {totals['exact_points']} points within 0.5 dB "
+           f"{totals['exact_points_within_half_db']} of {totals['exact_points']} points within 0.5 dB, "
+           f"{totals['exact_points_clearly_above_half_db']} above it by more than two standard errors "
            f"({totals['exact_samples']} samples)") + ".",
         "",
         "Error check: measured / estimated error on computed steps right after reuse (below 1: E_t overestimates).",
