@@ -388,9 +388,9 @@ def main() -> int:
         print(f"[bench] other schedules: {len(other_prompts)} prompts; tuning: {len(tuning_prompts)} prompts; replays on "
               f"{', '.join(f'{n} {s}' for n, s in sorted(replay_schedules)) or 'none'}", flush=True)
         exact = [] if args.no_target else [target_report.exact_speed_method(0.2)] * len(target_report.TARGETS)
-        lines = plan_lines(schedules, lambda s: methods_of(s) + exact, lambda s: prompts if s == main_schedule else other_prompts, repeats,
-                           timed, seconds, cal_steps, tuning_methods, len(tuning_prompts), replay_schedules,
-                           fidelity_steps)
+        lines = plan_lines(schedules, lambda s: methods_of(s) + exact,
+                           lambda s: prompts if s == main_schedule else other_prompts, repeats, timed, seconds,
+                           cal_steps, tuning_methods, len(tuning_prompts), replay_schedules, fidelity_steps)
         print("\n".join(lines))
         return 0
 

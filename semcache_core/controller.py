@@ -52,8 +52,8 @@ flattened +0.98. Also tried in session 10, on the set-level measure at 30 euler 
 far, the forecast for the rest) +3.21, the higher of that and the shipped tau +2.41, the forecast
 floored at the median recent increment +2.68, at most one skip in a row while that suffices
 +3.47; planning one skip more than needed (to stay ahead) 0.26 dB mean over the 20 tuning points
-(shipped, with the limit rule below: 0.23), +0.32 at exact speed. On the evaluation prompts, 30 / 50 euler at target 1.5 cost +0.50 / +0.01 dB
-at exact speed.
+(shipped, with the limit rule below: 0.23), +0.32 at exact speed. On the evaluation prompts,
+30 / 50 euler at target 1.5 cost +0.50 / +0.01 dB at exact speed.
 
 Why skip at every free evaluation when the target is at the limit (within 5 % of the most the
 limits allow, or above it): then every skip the limits leave is needed, so the estimate has nothing

@@ -119,7 +119,7 @@ def next_exact_scale(rows: list[dict[str, Any]], key: tuple) -> float | None:
     credits the spread of speeds one threshold gives; a fixed-rule run at the same speed on the same
     prompt measures "PSNR at equal achieved speedup" without either."""
     fixed = _fixed_rows(rows, key)
-    if sum(r.get("tag") == EXACT_TAG for r in fixed) >= EXACT_MAX_RUNS:
+    if not fixed or sum(r.get("tag") == EXACT_TAG for r in fixed) >= EXACT_MAX_RUNS:
         return None
     knobs = {float(r["knob"]) for r in fixed}
     speeds = sorted({float(r["work_speedup"]) for r in rows if _target_of(r) is not None and _prompt_key(r) == key})
@@ -128,8 +128,6 @@ def next_exact_scale(rows: list[dict[str, Any]], key: tuple) -> float | None:
             continue
         below = [float(r["knob"]) for r in fixed if float(r["work_speedup"]) < speed]
         above = [float(r["knob"]) for r in fixed if float(r["work_speedup"]) > speed]
-        if not fixed:
-            continue
         if not below or not above:  # outside the sweep: widen it, within EXACT_SCALE_RANGE
             scale = min(knobs) / 2 if not below else max(knobs) * 2
             if EXACT_SCALE_RANGE[0] <= scale <= EXACT_SCALE_RANGE[1]:
