@@ -27,41 +27,15 @@ Why the highest ratio, and over the latest half: a forecast that underestimates 
 holds skips back and then has to spend them at the end, on the steps that cost most to reuse;
 one that overestimates skips more mid-run and computes the last steps once the budget is met.
 The first free steps' ratios run 2-5x above the later ones, so a maximum over the whole run
-over-forecasts the rest: with few skips to place (target 1.5) the controller met its budget by
-mid-run and computed the whole tail. Mean PSNR cost against the fixed sweep at equal speed on
-the proxy's 8 tuning prompts (20 euler, 30 / 50 uni_pc, 30 / 50 euler; targets 1.5-3; 20
-points; shape in log(1 - sigma) unless said): max over the run 1.06 dB (max 2.64); log-SNR
-shape with: max over the run 0.81 (3.59), 75th percentile 0.79 (2.62), median of the latest 5
-1.13, mean 1.23, median 1.60, **max over the latest half 0.36 (2.04)**. (Earlier, on 3 schedules:
-geometric mean of the latest 5 3.7 dB, their max 1.5, max over the run 0.7.) Tried later on
-the same 20 points and not kept (mean / max dB): counting skips over 8 resampled ratio
-sequences instead of one forecast 0.71 / 2.69, tau smoothed over the run 0.86 / 2.22, 75th
-percentile of the latest half 0.91 / 3.06, the shape flattened before its minimum 0.66 / 5.37,
-shape^alpha with alpha fitted in the run 0.49 / 2.42, a cap at a uniform skip pace 1.03 / 4.93,
-a cap on consecutive skips from the skips still needed 2.01 / 6.22. None fixes target 1.5 on
-30 / 50 euler steps (1.1-2.9 dB here, 1.2 / 1.5 dB on the benchmark's evaluation prompts): the
-skips start 3-4 positions later than the fixed rule's and stop 2-6 earlier.
-Measured against fixed-threshold runs that skip exactly as often on the same prompt (benchmark v2
-session 10; on the tuning prompts for 30 euler and 50 uni_pc, 8 points), the set-level numbers
-above partly credit the fixed sweep with the spread of its speeds across prompts: at 30 euler
-target 1.5 the fixed rule itself, run at each prompt's exact speed, falls 1.2 dB below its sweep's
-mean curve. At exact speed: max over the latest half +0.17 dB mean (2 of 8 points above 0.5),
-shape^alpha +0.28, resampled ratios +0.35, 75th percentile of the latest half +0.63, the shape
-flattened +0.98. Also tried in session 10, on the set-level measure at 30 euler target 1.5
-(shipped +2.04): tau from a replay of the fixed rule over the whole run (measured increments so
-far, the forecast for the rest) +3.21, the higher of that and the shipped tau +2.41, the forecast
-floored at the median recent increment +2.68, at most one skip in a row while that suffices
-+3.47; planning one skip more than needed (to stay ahead) 0.26 dB mean over the 20 tuning points
-(shipped, with the limit rule below: 0.23), +0.32 at exact speed. On the evaluation prompts,
-30 / 50 euler at target 1.5 cost +0.50 / +0.01 dB at exact speed.
+over-forecasts the rest. Of the forecasts and placement rules tried on the proxy's tuning
+prompts, this one cost least against the fixed rule at equal speed; every variant and its
+numbers: `bench/results/target_controller_variants.md`.
 
 Why skip at every free evaluation when the target is at the limit (within 5 % of the most the
 limits allow, or above it): then every skip the limits leave is needed, so the estimate has nothing
 left to choose, and the fixed rule at a high threshold does the same (skip as soon and as long as
 allowed, compute the last steps). Planning to the band's edge instead spent the 5 % on an early
-compute and then had to skip up to the second-to-last step: on 30 uni_pc steps, target 3 (the
-limit there) cost 1.78 dB against the fixed sweep on the tuning prompts; skipping at every free
-evaluation costs -0.79 (better). Other targets are unaffected (benchmark v2 session 10).
+compute and then had to skip up to the second-to-last step.
 
 Why catch up only to the 5 % band: the fixed rule never reuses the last steps, where E_t rises;
 hitting the target exactly made the controller reuse them.
