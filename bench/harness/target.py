@@ -80,10 +80,9 @@ def same_prompt_costs(rows: list[dict[str, Any]]) -> dict[tuple, float]:
     running easy prompts faster and hard ones slower at the same mean speed: it isolates where
     the controller put the skips."""
     curves: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
-    for r in rows:
-        speed = _f(r.get("work_speedup"))
-        if r.get("family") == "semcache" and r.get("tag") in ("", "default") and speed and speed > 1.0 + 1e-9:
-            curves[_prompt_key(r)].append((speed, min(float(r["psnr"]), 99.0)))
+    for r in _fixed_rows(rows, tags=("", "default")):
+        if float(r["work_speedup"]) > 1.0 + 1e-9:
+            curves[_prompt_key(r)].append((float(r["work_speedup"]), min(float(r["psnr"]), 99.0)))
     out: dict[tuple, float] = {}
     for r in rows:
         if _target_of(r) is None:
@@ -99,10 +98,13 @@ def standard_error(values: list[float]) -> float:
     return stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
 
 
-def _fixed_rows(rows: list[dict[str, Any]], key: tuple) -> list[dict[str, Any]]:
-    """SemCache's fixed-threshold runs (sweep points and exact-speed runs) of one prompt and schedule."""
-    return [r for r in rows if r.get("family") == "semcache" and r.get("tag") in ("", "default", EXACT_TAG)
-            and _f(r.get("knob")) is not None and _f(r.get("work_speedup")) is not None and _prompt_key(r) == key]
+def _fixed_rows(rows: list[dict[str, Any]], key: tuple | None = None,
+                tags: tuple[str, ...] = ("", "default", EXACT_TAG)) -> list[dict[str, Any]]:
+    """SemCache's fixed-threshold runs (by default sweep points and exact-speed runs), of one prompt
+    and schedule when `key` is given."""
+    return [r for r in rows if r.get("family") == "semcache" and r.get("tag") in tags
+            and _f(r.get("knob")) is not None and _f(r.get("work_speedup")) is not None
+            and (key is None or _prompt_key(r) == key)]
 
 
 def _same_speed(a: float, b: float) -> bool:
